@@ -1,0 +1,47 @@
+# VetrAI Portal: `make run` serves the portal, `make test` runs every test. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test worker lint bench browser-deps clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+run: $(VENV)/.runtime  ## migrate, seed the demo data, serve on 127.0.0.1:$(PORT) with a job runner
+	PORT=$(PORT) scripts/run.sh
+
+worker: $(VENV)/.runtime  ## RQ worker with scheduler (needs REDIS_URL)
+	$(BIN)/flask worker
+
+browser-deps:  ## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  elif command -v sudo >/dev/null; then (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  else echo "Chromium is missing: install Debian's 'chromium' package to run the browser tests."; fi; \
+	fi
+
+test: $(VENV)/.dev browser-deps  ## the whole suite: SQLite + in-process jobs, and PostgreSQL + RQ on Redis
+	$(BIN)/ruff check portal tests bench
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check portal tests bench
+
+bench: $(VENV)/.dev  ## benchmarks: figures with a baseline measured in the same run
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

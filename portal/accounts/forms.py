@@ -1,0 +1,48 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from portal.accounts.service import TIMEZONES
+
+
+class SignupForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    password = PasswordField("Password", validators=[DataRequired()], description="At least 10 characters, hard to guess.")
+    org_name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
+    org_slug = StringField(
+        "Organization address", validators=[DataRequired()], description="Lowercase letters, digits and dashes: /o/your-slug/"
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me logged in")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    timezone = SelectField("Time zone", choices=sorted(TIMEZONES), validate_choice=False)
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField("Repeat it", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+
+
+class AcceptSignupForm(FlaskForm):
+    """Sign-up from an invitation: the email is the invited one, so only name and password are asked."""
+
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    password = PasswordField("Password", validators=[DataRequired()])

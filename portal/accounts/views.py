@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from portal.accounts import bp, service
+from portal.accounts.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ProfileForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from portal.errors import ServiceError
+from portal.extensions import limiter
+from portal.forms import apply_errors
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login: no open redirects."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("core.home")
+
+
+def _login_email() -> str:
+    return service.normalize_email(request.form.get("email", "")) or request.remote_addr or "-"
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = service.signup(form.email.data, form.password.data, form.name.data, form.org_name.data, form.org_slug.data)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            service.start_session(user)
+            flash(f"Welcome! We sent a verification link to {user.email}.", "success")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/signup.html", form=form), 422 if form.errors or form.form_errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_login_email, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except ServiceError as exc:
+            form.form_errors.append(exc.message)
+            return render_template("accounts/login.html", form=form), exc.status
+        service.start_session(user, remember=form.remember.data)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    service.end_session(current_user._get_current_object())
+    flash("You are logged out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/verify/<token>")
+def verify(token: str):
+    try:
+        service.verify_email(token)
+    except ServiceError as exc:
+        flash(exc.message, "error" if exc.code != "token_used" else "info")
+        return redirect(url_for("core.home"))
+    flash("Your email address is verified.", "success")
+    return redirect(url_for("core.home"))
+
+
+@bp.post("/verify/resend")
+@login_required
+@limiter.limit("3 per hour", key_func=lambda: current_user.get_id())
+def resend_verification():
+    if not current_user.is_verified:
+        service.send_verification(current_user)
+        flash(f"We sent a new verification link to {current_user.email}.", "success")
+    return redirect(request.referrer or url_for("core.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        service.request_password_reset(form.email.data)
+        flash("If an account uses that address, a reset link is on its way. It works for one hour, once.", "info")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        service.user_for_reset(token)
+    except ServiceError as exc:
+        return render_template("accounts/reset.html", form=None, problem=exc.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = service.reset_password(token, form.password.data)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            service.start_session(user)
+            flash("Your password is changed. Other sessions were logged out.", "success")
+            return redirect(url_for("core.home"))
+    return render_template("accounts/reset.html", form=form, problem=None), 422 if form.errors else 200
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    password_form = ChangePasswordForm(prefix="pw")
+    if form.validate_on_submit():
+        try:
+            service.update_profile(current_user, form.name.data or "", form.timezone.data)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form, password_form=password_form)
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    form = ProfileForm(obj=current_user, formdata=None)
+    password_form = ChangePasswordForm(prefix="pw")
+    if password_form.validate_on_submit():
+        try:
+            service.change_password(current_user, password_form.current_password.data, password_form.password.data)
+        except ServiceError as exc:
+            apply_errors(password_form, exc)
+        else:
+            flash("Password changed. Your other sessions were logged out.", "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form, password_form=password_form), 422

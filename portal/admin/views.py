@@ -1,0 +1,50 @@
+from flask import render_template, request
+from flask_login import current_user
+
+from portal.admin import bp, service
+from portal.pagination import clamp
+from portal.tenancy import platform_required
+from portal.web import render_page
+
+
+def _listing() -> dict:
+    page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 25)
+    return {"q": request.args.get("q", "").strip()[:100], "page": page, "per_page": per_page}
+
+
+@bp.get("/")
+@platform_required("platform.admin")
+def index():
+    return render_template("admin/index.html", stats=service.platform_stats())
+
+
+@bp.get("/orgs")
+@platform_required("platform.admin")
+def orgs():
+    query = _listing()
+    result = service.list_orgs(**query)
+    counts = service.member_counts(result.items)
+    return render_page("admin/orgs.html", "admin/_orgs_table.html", result=result, counts=counts, query=query)
+
+
+@bp.post("/orgs/<org_id>/suspend")
+@platform_required("platform.admin")
+def suspend_org(org_id: str):
+    org = service.set_org_suspended(org_id, request.form.get("suspended") == "1", by=current_user)
+    counts = service.member_counts([org])
+    return render_template("admin/_org_row.html", o=org, counts=counts)
+
+
+@bp.get("/users")
+@platform_required("platform.admin")
+def users():
+    query = _listing()
+    result = service.list_users(**query)
+    return render_page("admin/users.html", "admin/_users_table.html", result=result, query=query)
+
+
+@bp.post("/users/<user_id>/suspend")
+@platform_required("platform.admin")
+def suspend_user(user_id: str):
+    user = service.set_user_suspended(user_id, request.form.get("suspended") == "1", by=current_user)
+    return render_template("admin/_user_row.html", u=user)

@@ -1,0 +1,100 @@
+"""Configuration from environment variables, with embedded defaults for a zero-setup run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+# Each group must be set whole or not at all; a half-set group is a deployment mistake.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
+    "Twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"),
+    "SMTP": ("SMTP_URL", "MAIL_FROM"),
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the environment cannot run the portal."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Point PostgreSQL URLs at the psycopg 3 driver, whatever scheme the platform hands us."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _dev_secret_key() -> str:
+    """A per-checkout secret so that sessions survive restarts of `make run`."""
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def check_production(env: Mapping[str, str]) -> None:
+    """Refuse to start production with a missing secret or a half-configured service."""
+    if not env.get("SECRET_KEY"):
+        raise ConfigError("SECRET_KEY must be set when VETRAI_ENV=production.")
+    if not env.get("DATABASE_URL"):
+        raise ConfigError("DATABASE_URL must be set when VETRAI_ENV=production (SQLite is for local runs).")
+    for group, names in GROUPS.items():
+        present = [n for n in names if env.get(n)]
+        if present and len(present) < len(names):
+            missing = ", ".join(n for n in names if not env.get(n))
+            raise ConfigError(f"{group} is half-configured: set {missing} too, or unset {', '.join(present)}.")
+    if env.get("S3_ENDPOINT_URL") and not env.get("S3_BUCKET"):
+        raise ConfigError("S3_ENDPOINT_URL is set but S3_BUCKET is not: set S3_BUCKET to use S3 storage.")
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ if env is None else env
+    vetrai_env = env.get("VETRAI_ENV", "development")
+    production = vetrai_env == "production"
+    if production:
+        check_production(env)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'portal.db'}"
+    redis_url = env.get("REDIS_URL") or None
+    return {
+        "VETRAI_ENV": vetrai_env,
+        "PRODUCTION": production,
+        "SECRET_KEY": env.get("SECRET_KEY") or _dev_secret_key(),
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RQ_QUEUES": ("high", "default", "low"),
+        "INPROCESS_JOB_WORKERS": int(env.get("INPROCESS_JOB_WORKERS", "2")),
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "MAIL_FROM": env.get("MAIL_FROM") or "VetrAI Portal <no-reply@vetrai.local>",
+        "S3_BUCKET": env.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "STORAGE_DIR": env.get("STORAGE_DIR") or str(INSTANCE / "storage"),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID") or None,
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or None,
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,
+        # Only for tests and self-hosted Twilio-compatible gateways.
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE") or None,
+        "BASE_URL": env.get("BASE_URL") or f"http://127.0.0.1:{env.get('PORT', '5000')}",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires
+        "LOGIN_RATE_LIMIT_IP": env.get("LOGIN_RATE_LIMIT_IP", "20 per minute"),
+        "LOGIN_RATE_LIMIT_ACCOUNT": env.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute"),
+        "PASSWORD_MIN_LENGTH": 10,
+        "TOKEN_MAX_AGE": {"verify": 3 * 24 * 3600, "reset": 3600, "invite": 7 * 24 * 3600},
+        "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+    }

@@ -1,0 +1,6 @@
+"""Routes that belong to no domain: home, health checks, local file downloads."""
+
+from flask import Blueprint
+
+bp = Blueprint("core", __name__)
+

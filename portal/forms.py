@@ -1,0 +1,19 @@
+"""Helpers shared by every domain's forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+from portal.errors import ServiceError
+
+
+def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
+    """Show a service's field errors next to the form's fields, and the rest at the top."""
+    for name, message in exc.fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)
+    if not exc.fields:
+        form.form_errors.append(exc.message)

@@ -1,0 +1,68 @@
+"""Model mixins shared by every domain: public ids, UTC timestamps, organization scoping."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def new_public_id(prefix: str, length: int = 20) -> str:
+    """A random, prefixed id that reveals nothing about row counts (about 119 bits)."""
+    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone on its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use portal.models.utcnow()")
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class PublicIdMixin:
+    """Adds `public_id`, a random id with the class's `public_id_prefix`."""
+
+    public_id_prefix: str = "obj"
+
+    @declared_attr
+    def public_id(cls) -> Mapped[str]:
+        return mapped_column(
+            String(40), unique=True, nullable=False, default=lambda: new_public_id(cls.public_id_prefix)
+        )
+
+
+class TimestampMixin:
+    """Adds created_at and updated_at in UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class OrgScopedMixin:
+    """Marks a table whose rows belong to one organization; query it through tenancy.scoped()."""
+
+    @declared_attr
+    def org_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True, nullable=False)

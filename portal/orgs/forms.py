@@ -1,0 +1,21 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from portal.roles import ORG_ROLES, ROLE_LABELS
+
+ROLE_CHOICES = [(r, ROLE_LABELS[r]) for r in ORG_ROLES]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="user")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class NewOrgForm(FlaskForm):
+    name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Address", validators=[DataRequired()], description="Lowercase letters, digits and dashes: /o/your-slug/")

@@ -1,0 +1,203 @@
+"""Organizations and their members: create, invite, accept, change role, remove."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+
+from portal.accounts.models import User
+from portal.audit import service as audit
+from portal.errors import Conflict, ServiceError, ValidationFailed
+from portal.extensions import db
+from portal.infra import jobs
+from portal.models import utcnow
+from portal.orgs.models import Invitation, Membership, Organization
+from portal.pagination import Page, paginate
+from portal.roles import ORG_ROLES
+from portal.tenancy import get_scoped_or_404, scoped
+from portal.tokens import make_token, read_token
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+RESERVED_SLUGS = frozenset({"admin", "api", "static", "new", "support", "health", "login", "signup", "www", "o"})
+MEMBER_SORTS = {"name": User.name, "email": User.email, "role": Membership.role, "joined": Membership.created_at}
+
+
+def slug_problem(slug: str) -> str | None:
+    """Why a slug cannot be used, or None."""
+    if not SLUG.match(slug or ""):
+        return "Use 3 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit."
+    if slug in RESERVED_SLUGS:
+        return "This address is reserved. Pick another."
+    if db.session.scalar(select(Organization.id).filter_by(slug=slug)) is not None:
+        return "This address is taken. Pick another."
+    return None
+
+
+def create_org(name: str, slug: str, owner: User, *, commit: bool = True) -> Organization:
+    """Create an organization with `owner` as its org_admin."""
+    errors = {}
+    if problem := slug_problem(slug):
+        errors["slug"] = problem
+    if not name.strip() or len(name.strip()) > 120:
+        errors["name"] = "Use 1 to 120 characters."
+    if errors:
+        raise ValidationFailed(errors)
+    org = Organization(name=name.strip(), slug=slug)
+    db.session.add(org)
+    db.session.flush()
+    db.session.add(Membership(org_id=org.id, user_id=owner.id, role="org_admin"))
+    audit.record("org.created", org=org, actor=owner, target=slug)
+    if commit:
+        db.session.commit()
+    return org
+
+
+def orgs_of(user: User) -> list[Membership]:
+    """The user's memberships, by organization name: what the org switcher lists."""
+    query = (
+        select(Membership)
+        .join(Organization, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organization.name)
+    )
+    return list(db.session.scalars(query))
+
+
+def list_members(org: Organization, *, q: str = "", role: str = "", sort: str = "name", desc: bool = False, page: int = 1, per_page: int = 25) -> Page:
+    """One page of members, filtered by a search over name and email and by role, sorted by a known column."""
+    query = scoped(Membership, org).join(User, Membership.user_id == User.id)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        query = query.where(or_(func.lower(User.name).like(like), User.email.like(like)))
+    if role in ORG_ROLES:
+        query = query.where(Membership.role == role)
+    column = MEMBER_SORTS.get(sort, User.name)
+    query = query.order_by(column.desc() if desc else column.asc(), Membership.id)
+    return paginate(query, page, per_page)
+
+
+def count_members(org: Organization) -> int:
+    return db.session.scalar(select(func.count()).select_from(scoped(Membership, org).subquery())) or 0
+
+
+def pending_invitations(org: Organization) -> list[Invitation]:
+    query = scoped(Invitation, org).where(
+        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()
+    )
+    return list(db.session.scalars(query.order_by(Invitation.created_at.desc())))
+
+
+def _check_role(role: str) -> None:
+    if role not in ORG_ROLES:
+        raise ValidationFailed({"role": f"Choose one of: {', '.join(ORG_ROLES)}."})
+
+
+def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
+    """Invite an email address to org with a role; the signed link goes out by email."""
+    from portal.accounts.service import normalize_email
+
+    email = normalize_email(email)
+    _check_role(role)
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ValidationFailed({"email": "Enter a valid email address."})
+    member = db.session.scalar(
+        scoped(Membership, org).join(User, Membership.user_id == User.id).where(User.email == email)
+    )
+    if member is not None:
+        raise Conflict(f"{email} is already a member.", field="email")
+    for pending in pending_invitations(org):
+        if pending.email == email:
+            pending.revoked_at = utcnow()  # a new invitation replaces the old one
+    invitation = Invitation(
+        org_id=org.id,
+        email=email,
+        role=role,
+        invited_by_id=by.id,
+        expires_at=utcnow() + timedelta(seconds=current_app.config["TOKEN_MAX_AGE"]["invite"]),
+    )
+    db.session.add(invitation)
+    audit.record("member.invited", org=org, actor=by, target=email, data={"role": role})
+    db.session.commit()
+    jobs.enqueue("portal.orgs.tasks.send_invitation_email", invitation.id)
+    return invitation
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return make_token("invite", {"i": invitation.public_id})
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """The pending invitation a link stands for, or a ServiceError that says why not."""
+    data = read_token("invite", token)
+    invitation = db.session.scalar(select(Invitation).filter_by(public_id=data["i"]))
+    if invitation is None or invitation.revoked_at is not None:
+        raise ServiceError("This invitation was withdrawn. Ask for a new one.", code="token_invalid")
+    if invitation.accepted_at is not None:
+        raise ServiceError("This invitation was already accepted.", code="token_used")
+    if invitation.expires_at < utcnow():
+        raise ServiceError("This invitation has expired. Ask for a new one.", code="token_expired")
+    return invitation
+
+
+def accept_invitation(token: str, user: User) -> Membership:
+    """Join the invitation's organization as `user`, whose email must be the invited one."""
+    invitation = invitation_from_token(token)
+    if user.email != invitation.email:
+        raise ServiceError(
+            f"This invitation is for {invitation.email}. Log in with that address to accept it.", code="wrong_account", status=403
+        )
+    invitation.accepted_at = utcnow()
+    user.email_verified_at = user.email_verified_at or utcnow()  # the link proves the mailbox
+    membership = db.session.scalar(scoped(Membership, invitation.org).filter_by(user_id=user.id))
+    if membership is None:
+        membership = Membership(org_id=invitation.org_id, user_id=user.id, role=invitation.role)
+        db.session.add(membership)
+    audit.record("member.joined", org=invitation.org, actor=user, target=user.email, data={"role": invitation.role})
+    db.session.commit()
+    return membership
+
+
+def revoke_invitation(org: Organization, invitation_id: str, by: User) -> Invitation:
+    invitation = get_scoped_or_404(Invitation, org, invitation_id)
+    if invitation.status == "pending":
+        invitation.revoked_at = utcnow()
+        audit.record("invitation.revoked", org=org, actor=by, target=invitation.email)
+        db.session.commit()
+    return invitation
+
+
+def _admin_count(org: Organization) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(scoped(Membership, org).where(Membership.role == "org_admin").subquery())
+    )
+
+
+def _guard_last_admin(org: Organization, membership: Membership, action: str) -> None:
+    if membership.role == "org_admin" and _admin_count(org) <= 1:
+        raise Conflict(f"You can't {action} the last org admin. Make another member org admin first.", code="last_admin")
+
+
+def change_role(org: Organization, membership_id: str, role: str, by: User) -> Membership:
+    """Give a member another role; the last org_admin keeps theirs."""
+    _check_role(role)
+    membership = get_scoped_or_404(Membership, org, membership_id)
+    if membership.role != role:
+        if role != "org_admin":
+            _guard_last_admin(org, membership, "demote")
+        old = membership.role
+        membership.role = role
+        audit.record("member.role_changed", org=org, actor=by, target=membership.user.email, data={"from": old, "to": role})
+        db.session.commit()
+    return membership
+
+
+def remove_member(org: Organization, membership_id: str, by: User) -> None:
+    """Remove a member from org; the last org_admin stays."""
+    membership = get_scoped_or_404(Membership, org, membership_id)
+    _guard_last_admin(org, membership, "remove")
+    audit.record("member.removed", org=org, actor=by, target=membership.user.email, data={"role": membership.role})
+    db.session.delete(membership)
+    db.session.commit()

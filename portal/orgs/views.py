@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from portal.accounts import service as accounts
+from portal.accounts.forms import AcceptSignupForm
+from portal.errors import ServiceError
+from portal.forms import apply_errors
+from portal.orgs import bp, service
+from portal.orgs.forms import InviteForm, NewOrgForm, RoleForm
+from portal.pagination import clamp
+from portal.roles import permission_matrix
+from portal.tenancy import current_membership, current_org, org_required
+from portal.web import render_page
+
+
+@bp.route("/orgs/new", methods=["GET", "POST"])
+@login_required
+def new_org():
+    form = NewOrgForm()
+    if form.validate_on_submit():
+        try:
+            org = service.create_org(form.name.data, form.slug.data, owner=current_user)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"{org.name} is ready.", "success")
+            return redirect(url_for("orgs.dashboard", org_slug=org.slug))
+    return render_template("orgs/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/o/<org_slug>/")
+@org_required()
+def dashboard(org_slug: str):
+    stats = {"members": service.count_members(current_org), "invitations": len(service.pending_invitations(current_org))}
+    return render_template("orgs/dashboard.html", org=current_org, stats=stats, membership=current_membership)
+
+
+def _member_query() -> dict:
+    page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 25)
+    return {
+        "q": request.args.get("q", "").strip()[:100],
+        "role": request.args.get("role", ""),
+        "sort": request.args.get("sort", "name"),
+        "desc": request.args.get("dir") == "desc",
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+@bp.get("/o/<org_slug>/members")
+@org_required("members.view")
+def members(org_slug: str):
+    query = _member_query()
+    result = service.list_members(current_org, **query)
+    return render_page(
+        "orgs/members.html",
+        "orgs/_members_table.html",
+        org=current_org,
+        result=result,
+        query=query,
+        invite_form=InviteForm(),
+        role_form=RoleForm(),
+        invitations=service.pending_invitations(current_org),
+        matrix=permission_matrix(),
+    )
+
+
+@bp.post("/o/<org_slug>/invitations")
+@org_required("members.manage")
+def invite(org_slug: str):
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            invitation = service.invite(current_org, form.email.data, form.role.data, by=current_user)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"Invitation sent to {invitation.email}.", "success")
+            return render_page(
+                "orgs/invite_sent.html", "orgs/_invite_panel.html", org=current_org, invite_form=InviteForm(formdata=None),
+                invitations=service.pending_invitations(current_org), sent_to=invitation.email,
+            )
+    return render_page(
+        "orgs/invite_sent.html", "orgs/_invite_panel.html", org=current_org, invite_form=form,
+        invitations=service.pending_invitations(current_org), sent_to=None,
+    ), 422
+
+
+@bp.post("/o/<org_slug>/invitations/<invitation_id>/revoke")
+@org_required("members.manage")
+def revoke_invitation(org_slug: str, invitation_id: str):
+    service.revoke_invitation(current_org, invitation_id, by=current_user)
+    return render_page(
+        "orgs/invite_sent.html", "orgs/_invite_panel.html", org=current_org, invite_form=InviteForm(formdata=None),
+        invitations=service.pending_invitations(current_org), sent_to=None,
+    )
+
+
+@bp.post("/o/<org_slug>/members/<membership_id>/role")
+@org_required("members.manage")
+def change_role(org_slug: str, membership_id: str):
+    form = RoleForm()
+    error = None
+    try:
+        if not form.validate_on_submit():
+            raise ServiceError("Choose a valid role.", code="validation_failed")
+        membership = service.change_role(current_org, membership_id, form.role.data, by=current_user)
+    except ServiceError as exc:
+        error = exc.message
+        from portal.orgs.models import Membership
+        from portal.tenancy import get_scoped_or_404
+
+        membership = get_scoped_or_404(Membership, current_org, membership_id)
+    if error is None and membership.user_id == current_user.id and membership.role != "org_admin":
+        # You just gave away your own admin rights: the members page would now refuse you.
+        flash(f"Your role is now {membership.role}.", "info")
+        return "", 204, {"HX-Redirect": url_for("orgs.dashboard", org_slug=org_slug)}
+    body = render_template("orgs/_member_row.html", org=current_org, m=membership, role_form=RoleForm(), error=error)
+    return (body, 409) if error else body
+
+
+@bp.post("/o/<org_slug>/members/<membership_id>/remove")
+@org_required("members.manage")
+def remove_member(org_slug: str, membership_id: str):
+    try:
+        service.remove_member(current_org, membership_id, by=current_user)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Member removed.", "success")
+    target = url_for("orgs.members", org_slug=org_slug)
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, 303)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """Accept an invitation: log in as the invited address, or create that account right here."""
+    try:
+        invitation = service.invitation_from_token(token)
+    except ServiceError as exc:
+        return render_template("orgs/accept.html", problem=exc.message, invitation=None, form=None), 400
+    existing = accounts.find_user(invitation.email)
+    form = AcceptSignupForm()
+    if request.method == "POST":
+        try:
+            if current_user.is_authenticated:
+                user = current_user._get_current_object()
+            elif existing is None and form.validate_on_submit():
+                user = accounts.new_user(invitation.email, form.password.data, form.name.data, verified=True)
+                from portal.extensions import db
+
+                db.session.flush()
+                accounts.start_session(user)
+            else:
+                raise ServiceError("Fill in your name and a password.", code="validation_failed")
+            membership = service.accept_invitation(token, user)
+        except ServiceError as exc:
+            from portal.extensions import db
+
+            db.session.rollback()
+            apply_errors(form, exc)
+            if exc.code == "wrong_account":
+                session.pop("_flashes", None)
+                flash(exc.message, "error")
+        else:
+            flash(f"Welcome to {membership.org.name}.", "success")
+            return redirect(url_for("orgs.dashboard", org_slug=membership.org.slug))
+        status = 422
+    else:
+        status = 200
+    return render_template("orgs/accept.html", invitation=invitation, existing=existing, form=form, problem=None), status

@@ -1,0 +1,52 @@
+"""Page-number pagination shared by pages and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from portal.extensions import db
+
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def clamp(page: Any, per_page: Any, default_per_page: int = 25) -> tuple[int, int]:
+    """Turn request values into a sane (page, per_page), never raising on junk."""
+    try:
+        page = max(1, int(page))
+    except (TypeError, ValueError):
+        page = 1
+    try:
+        per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
+    except (TypeError, ValueError):
+        per_page = default_per_page
+    return page, per_page
+
+
+def paginate(query: Select, page: int, per_page: int) -> Page:
+    """Run query for one page and count the total."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items, page, per_page, total)

@@ -1,0 +1,57 @@
+"""Session login, security headers (CSP with nonces), and the unauthorized answer."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, redirect, request, url_for
+
+from portal.extensions import login_manager, talisman
+
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def wants_json() -> bool:
+    """True for API calls, which get JSON errors instead of pages."""
+    return request.path.startswith("/api/") or request.path.startswith("/health")
+
+
+def init_app(app: Flask) -> None:
+    from portal.accounts.service import load_session_user
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            body = {"error": {"code": "unauthenticated", "message": "Log in or send an API key.", "fields": {}}}
+            return jsonify(body), 401
+        target = url_for("accounts.login", next=request.full_path.rstrip("?"))
+        if request.headers.get("HX-Request"):
+            return "", 401, {"HX-Redirect": target}
+        return redirect(target)
+
+    production = app.config["PRODUCTION"]
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the proxy in front of gunicorn
+        strict_transport_security=production,
+        session_cookie_secure=production,
+        content_security_policy=CSP,
+        content_security_policy_nonce_in=["script-src", "style-src"],
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )

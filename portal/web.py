@@ -1,0 +1,52 @@
+"""What every page gets: the org switcher, role helpers, time formatting, page-or-fragment rendering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, render_template
+from flask_login import current_user
+
+from portal.extensions import htmx
+from portal.roles import ROLE_LABELS, role_allows
+
+
+def render_page(page: str, fragment: str | None = None, **context) -> str:
+    """The same URL answers an HTMX request with its fragment and a browser with the whole page."""
+    if fragment and htmx and not htmx.boosted:
+        return render_template(fragment, **context)
+    return render_template(page, **context)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a UTC time in the current user's time zone."""
+    if value is None:
+        return ""
+    zone = "UTC"
+    if current_user and current_user.is_authenticated:
+        zone = current_user.timezone or "UTC"
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def can(permission: str) -> bool:
+    """True when the current user's role in the current org (or platform role) allows permission."""
+    membership = g.get("membership")
+    if membership is not None and role_allows(membership.role, permission):
+        return True
+    return current_user.is_authenticated and role_allows(current_user.platform_role, permission)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
+
+    @app.context_processor
+    def navigation():
+        if not current_user.is_authenticated:
+            return {"my_memberships": []}
+        from portal.orgs.service import orgs_of
+
+        if "my_memberships" not in g:
+            g.my_memberships = orgs_of(current_user)
+        return {"my_memberships": g.my_memberships, "current_org": g.get("org")}

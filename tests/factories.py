@@ -1,0 +1,54 @@
+"""factory_boy factories for the core models; each commits, like a service would."""
+
+from __future__ import annotations
+
+import factory
+from werkzeug.security import generate_password_hash
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.models import utcnow
+from portal.orgs.models import Membership, Organization
+
+PASSWORD = "correct horse battery staple"
+# Hash once: scrypt is slow on purpose, and most tests never log in with the password.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="scrypt")
+
+
+class Base(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class UserFactory(Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"person{n}@example.test")
+    name = factory.Sequence(lambda n: f"Person {n}")
+    password_hash = PASSWORD_HASH
+    email_verified_at = factory.LazyFunction(utcnow)
+
+
+class OrgFactory(Base):
+    class Meta:
+        model = Organization
+
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    name = factory.Sequence(lambda n: f"Org {n}")
+
+
+class MembershipFactory(Base):
+    class Meta:
+        model = Membership
+
+    org = factory.SubFactory(OrgFactory)
+    user = factory.SubFactory(UserFactory)
+    role = "user"
+
+
+def member(org: Organization, role: str = "user", **user_fields) -> User:
+    """A new user who is a member of org with role."""
+    return MembershipFactory(org=org, role=role, user=UserFactory(**user_fields)).user
