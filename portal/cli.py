@@ -58,7 +58,7 @@ def register(app: Flask) -> None:
         if current_app.config["PRODUCTION"]:
             raise click.ClickException("The demo data and its shared password are for local runs, not production.")
         logins = seed_demo()
-        click.echo("Demo logins (password: %s):" % DEMO_PASSWORD)
+        click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
         for email, role in logins:
             click.echo(f"  {email:<22} {role}")
 

@@ -17,3 +17,15 @@ def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
             form.form_errors.append(message)
     if not exc.fields:
         form.form_errors.append(exc.message)
+
+
+def valid_email(form, field) -> None:
+    """WTForms validator: a syntactically valid address; `.test` domains are allowed outside production."""
+    from email_validator import EmailNotValidError, validate_email
+    from flask import current_app
+    from wtforms.validators import ValidationError
+
+    try:
+        validate_email(field.data or "", check_deliverability=False, test_environment=not current_app.config["PRODUCTION"])
+    except EmailNotValidError as exc:
+        raise ValidationError(str(exc)) from exc

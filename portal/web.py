@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, render_template
+from flask import Flask, g, has_request_context, render_template
 from flask_login import current_user
 
 from portal.extensions import htmx
@@ -43,7 +43,7 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def navigation():
-        if not current_user.is_authenticated:
+        if not has_request_context() or not current_user.is_authenticated:  # emails render in jobs
             return {"my_memberships": []}
         from portal.orgs.service import orgs_of
 

@@ -7,6 +7,7 @@ In CI (CI=true) PostgreSQL and Redis are required: a missing one fails the run i
 
 from __future__ import annotations
 
+import contextvars
 import os
 import secrets
 import socket
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from aiosmtpd.controller import Controller
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,6 +197,7 @@ def session_app(backend):
         upgrade(directory=str(ROOT / "migrations"))
     worker = start_worker(backend["env"]) if backend["name"] == "postgres" else None
     app.backend = backend["name"]
+    app.test_client_class = IsolatedClient
     try:
         yield app
     finally:
@@ -209,6 +213,22 @@ def session_app(backend):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The `app` fixture keeps an app context pushed for factories and queries; without this, Flask would
+    reuse it for requests, sharing `g` (the logged-in user, the current org) and the database session
+    between the test and every request it makes.
+    """
+
+    def open(self, *args, **kwargs):
+        def isolated():
+            _cv_app.set(None)
+            return super(IsolatedClient, self).open(*args, **kwargs)
+
+        return contextvars.copy_context().run(isolated)
 
 
 def _truncate_all(app) -> None:

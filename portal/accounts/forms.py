@@ -1,13 +1,14 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.accounts.service import TIMEZONES
+from portal.forms import valid_email
 
 
 class SignupForm(FlaskForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("Email", validators=[DataRequired(), valid_email])
     password = PasswordField("Password", validators=[DataRequired()], description="At least 10 characters, hard to guess.")
     org_name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
     org_slug = StringField(
@@ -22,7 +23,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("Email", validators=[DataRequired(), valid_email])
 
 
 class ResetPasswordForm(FlaskForm):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask_login import login_user, logout_user
 from flask import session
+from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
 from portal.accounts.models import User

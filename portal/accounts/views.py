@@ -145,7 +145,7 @@ def change_password():
     password_form = ChangePasswordForm(prefix="pw")
     if password_form.validate_on_submit():
         try:
-            service.change_password(current_user, password_form.current_password.data, password_form.password.data)
+            service.change_password(current_user._get_current_object(), password_form.current_password.data, password_form.password.data)
         except ServiceError as exc:
             apply_errors(password_form, exc)
         else:

@@ -1,14 +1,15 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Length
 
+from portal.forms import valid_email
 from portal.roles import ORG_ROLES, ROLE_LABELS
 
 ROLE_CHOICES = [(r, ROLE_LABELS[r]) for r in ORG_ROLES]
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False)])
+    email = EmailField("Email", validators=[DataRequired(), valid_email])
     role = SelectField("Role", choices=ROLE_CHOICES, default="user")
 
 
