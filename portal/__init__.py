@@ -37,7 +37,24 @@ def create_app(config: dict | None = None) -> Flask:
     errors_http.register(app)
     web.register(app)
     cli.register(app)
+    start_periodic_jobs_with_first_request(app)
     return app
+
+
+def start_periodic_jobs_with_first_request(app: Flask) -> None:
+    """With the in-process runner the web process runs the periodic jobs (with RQ, `flask worker` does).
+    Started on the first request, so CLI commands such as `flask db upgrade` never start it."""
+    from portal.infra.jobs import InProcessRunner
+    from portal.infra.periodic import Scheduler
+
+    if not isinstance(app.extensions["jobs"], InProcessRunner) or app.config.get("TESTING"):
+        return
+    scheduler = Scheduler(app)
+    app.extensions["periodic"] = scheduler
+
+    @app.before_request
+    def _start_scheduler():
+        scheduler.start()
 
 
 def register_extensions(app: Flask) -> None:
@@ -65,13 +82,16 @@ def register_infra(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Import each domain's views (which attach routes to its blueprint) and register the blueprints."""
+    """Import each domain's views and API (which attach routes to the blueprints), then register them."""
     import importlib
+    import importlib.util
 
-    domains = ("core", "accounts", "orgs", "audit", "admin", "api")
+    domains = ("core", "accounts", "orgs", "audit", "admin", "notifications", "api")
     for name in domains:
         module = importlib.import_module(f"portal.{name}")
         importlib.import_module(f"portal.{name}.views")
+        if name != "api" and importlib.util.find_spec(f"portal.{name}.api"):
+            importlib.import_module(f"portal.{name}.api")  # attaches to the /api/v1 blueprint
         app.register_blueprint(module.bp)
     from portal.api import docs, docs_bp  # noqa: F401  (docs attaches the viewers to docs_bp)
 

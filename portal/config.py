@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
@@ -31,13 +31,28 @@ def normalize_database_url(url: str) -> str:
 
 
 def _dev_secret_key() -> str:
-    """A per-checkout secret so that sessions survive restarts of `make run`."""
+    """A per-checkout secret so that sessions survive restarts of `make run`.
+
+    Written owner-only from the first byte, and linked into place only if no other process (the
+    worker starting next to `flask run`) got there first: every process then signs with the same key.
+    """
     INSTANCE.mkdir(exist_ok=True)
     path = INSTANCE / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        tmp = INSTANCE / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
+
+
+ENVIRONMENTS = ("development", "test", "production")
 
 
 def check_production(env: Mapping[str, str]) -> None:
@@ -58,10 +73,16 @@ def check_production(env: Mapping[str, str]) -> None:
 def load_config(env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config mapping from the environment."""
     env = os.environ if env is None else env
-    vetrai_env = env.get("VETRAI_ENV", "development")
+    vetrai_env = env.get("VETRAI_ENV") or "development"
+    if vetrai_env not in ENVIRONMENTS:  # "prod" must not quietly start with development defaults
+        raise ConfigError(f"VETRAI_ENV must be one of {', '.join(ENVIRONMENTS)}, not {vetrai_env!r}.")
     production = vetrai_env == "production"
     if production:
         check_production(env)
+    raw_workers = env.get("INPROCESS_JOB_WORKERS") or "2"
+    if not raw_workers.isdigit() or int(raw_workers) < 1:
+        raise ConfigError(f"INPROCESS_JOB_WORKERS must be a whole number of at least 1, not {raw_workers!r}.")
+    job_workers = int(raw_workers)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'portal.db'}"
     redis_url = env.get("REDIS_URL") or None
     return {
@@ -72,7 +93,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "RQ_QUEUES": ("high", "default", "low"),
-        "INPROCESS_JOB_WORKERS": int(env.get("INPROCESS_JOB_WORKERS", "2")),
+        "INPROCESS_JOB_WORKERS": job_workers,
         "SMTP_URL": env.get("SMTP_URL") or None,
         "MAIL_FROM": env.get("MAIL_FROM") or "VetrAI Portal <no-reply@vetrai.local>",
         "S3_BUCKET": env.get("S3_BUCKET") or None,
@@ -90,11 +111,14 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session, which already expires
         "LOGIN_RATE_LIMIT_IP": env.get("LOGIN_RATE_LIMIT_IP", "20 per minute"),
         "LOGIN_RATE_LIMIT_ACCOUNT": env.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per minute"),
         "PASSWORD_MIN_LENGTH": 10,
-        "TOKEN_MAX_AGE": {"verify": 3 * 24 * 3600, "reset": 3600, "invite": 7 * 24 * 3600},
+        "TOKEN_MAX_AGE": {"verify": 3 * 24 * 3600, "reset": 3600, "invite": 7 * 24 * 3600, "unsubscribe": 365 * 24 * 3600},
+        # First retry delay of a failed notification delivery; each next one doubles.
+        "NOTIFY_RETRY_BASE_SECONDS": float(env.get("NOTIFY_RETRY_BASE_SECONDS", "30")),
         "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
     }

@@ -7,6 +7,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.errors import ServiceError
 
+LONG_LIVED = 365 * 24 * 3600  # links meant to keep working, like unsubscribe links in old emails
+
 
 def make_token(purpose: str, payload: dict) -> str:
     """Sign payload for one purpose; a token for one purpose is useless for another."""
@@ -15,7 +17,7 @@ def make_token(purpose: str, payload: dict) -> str:
 
 def read_token(purpose: str, token: str) -> dict:
     """The payload of a valid token, or a ServiceError saying it expired or is not valid."""
-    max_age = current_app.config["TOKEN_MAX_AGE"][purpose]
+    max_age = current_app.config["TOKEN_MAX_AGE"].get(purpose, LONG_LIVED)
     try:
         return URLSafeTimedSerializer(current_app.secret_key, salt=f"vetrai-{purpose}").loads(token, max_age=max_age)
     except SignatureExpired as exc:

@@ -49,6 +49,20 @@ class Mailbox:
 
     def __init__(self):
         self.messages = []
+        self._defer = 0
+
+    def defer_next(self, count: int) -> None:
+        """Answer the next `count` recipients with 451 (try again later), as a busy server does."""
+        self._defer = count
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "reject" in address:
+            return "550 5.1.1 No such user here"
+        if self._defer > 0:
+            self._defer -= 1
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -58,6 +72,7 @@ class Mailbox:
 
     def clear(self) -> None:
         self.messages.clear()
+        self._defer = 0
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if address in m["To"]]
@@ -92,13 +107,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class SMTPServer:
+    """aiosmtpd on a fixed loopback port that tests can stop (connections refused) and start again."""
+
+    def __init__(self, box: Mailbox):
+        self.box, self.hostname, self.port = box, "127.0.0.1", free_port()
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        # A stopped Controller can't be restarted (its loop is closed): each start makes a new one.
+        self._controller = Controller(self.box, hostname=self.hostname, port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, box
-    controller.stop()
+    server = SMTPServer(box)
+    server.start()
+    yield server, box
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    """A Twilio-protocol HTTP endpoint on loopback; the backends' apps and workers send SMS to it."""
+    from tests.infra.twilio_server import TwilioServer
+
+    server = TwilioServer("AC" + secrets.token_hex(16), secrets.token_hex(16)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def twilio(twilio_server):
+    """The Twilio endpoint, with this test's messages only."""
+    twilio_server.messages.clear()
+    twilio_server.requests.clear()
+    return twilio_server
 
 
 # ---------------------------------------------------------------- backends
@@ -161,7 +212,7 @@ def start_worker(env: dict) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def backend(request, smtp_server, tmp_path_factory):
+def backend(request, smtp_server, twilio_server, tmp_path_factory):
     """Environment for one backend: SQLite + in-process jobs, or PostgreSQL + RQ on Redis."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     controller, _box = smtp_server
@@ -173,6 +224,12 @@ def backend(request, smtp_server, tmp_path_factory):
         "BASE_URL": "http://portal.test",
         "STORAGE_DIR": str(tmp / "storage"),
         "VETRAI_ENV": "test",
+        # Retries in a fraction of a second instead of 30 s, so reliability tests run quickly.
+        "NOTIFY_RETRY_BASE_SECONDS": "0.3",
+        "TWILIO_ACCOUNT_SID": twilio_server.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio_server.auth_token,
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "TWILIO_API_BASE": twilio_server.base_url,
     }
     if request.param == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{tmp / 'portal.db'}"
@@ -250,6 +307,8 @@ def app(session_app, smtp_server):
     """The app for one test, with an empty database, an empty mailbox and fresh rate limits."""
     from portal.extensions import limiter
 
+    if smtp_server[0]._controller is None:  # a test stopped it and failed before starting it again
+        smtp_server[0].start()
     _truncate_all(session_app)
     smtp_server[1].clear()
     with session_app.app_context():

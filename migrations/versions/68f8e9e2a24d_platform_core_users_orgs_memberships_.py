@@ -38,7 +38,6 @@ def upgrade():
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
-    sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('email_verified_at', portal.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('platform_role', sa.String(length=20), nullable=True),
     sa.Column('is_suspended', sa.Boolean(), nullable=False),

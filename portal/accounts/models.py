@@ -25,7 +25,6 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
-    phone: Mapped[str | None] = mapped_column(String(20))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_role: Mapped[str | None] = mapped_column(String(20))
     is_suspended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -176,7 +176,7 @@ def _set_password(user: User, new_password: str) -> None:
     user.rotate_session_token()
 
 
-def update_profile(user: User, name: str, timezone: str, phone: str | None = None) -> User:
+def update_profile(user: User, name: str, timezone: str) -> User:
     """Change name and time zone."""
     errors = {}
     if timezone not in TIMEZONES:

@@ -45,3 +45,40 @@ def page_envelope(page: Page, items: list, endpoint: str, **values) -> dict:
         args = {**request.args.to_dict(), **values, "page": page.page + 1, "per_page": page.per_page}
         next_url = url_for(endpoint, **args)
     return {"data": items, "page": page.page, "per_page": page.per_page, "total": page.total, "next": next_url}
+
+
+def api_org_required(permission: str = "org.view"):
+    """For /api/v1 routes without an org in the path: the org comes from the API key, else ?org=<slug>,
+    else the caller's only organization. Sets current_org like tenancy.org_required."""
+    from functools import wraps
+
+    from flask import g
+    from flask_login import current_user
+
+    from portal.extensions import db, login_manager
+    from portal.orgs.models import Organization
+    from portal.orgs.service import orgs_of
+    from portal.tenancy import resolve_org
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            key_org_id = g.get("api_key_org_id")
+            if key_org_id is not None:
+                slug = db.session.get(Organization, key_org_id).slug
+            else:
+                slug = request.args.get("org")
+                if not slug:
+                    memberships = orgs_of(current_user)
+                    if len(memberships) != 1:
+                        raise ServiceError("Name the organization with ?org=<slug>.", code="org_required", status=400)
+                    slug = memberships[0].org.slug
+            g.org, g.membership = resolve_org(slug, permission)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission
+        return wrapped
+
+    return decorator

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from portal.core import bp
 from portal.extensions import db
 from portal.infra import jobs
-from portal.infra.storage import StorageError, read_download_token, storage
+from portal.infra.storage import StorageError, content_disposition, read_download_token, storage
 
 
 @bp.get("/")
@@ -64,6 +64,6 @@ def download(token: str):
         abort(404)
     mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

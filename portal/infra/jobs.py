@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -40,19 +41,29 @@ class InProcessRunner:
     def __init__(self, app: Flask, workers: int = 2):
         self.app = app
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
-        self._pending = 0
+        self._pending = 0  # submitted to the pool and not finished
+        self._timers: dict[int, float] = {}  # delayed jobs not yet due: id → monotonic due time
         self._idle = threading.Condition()
 
     def enqueue(self, path: str, args: tuple, kwargs: dict, queue: str, delay: float | None) -> str:
-        with self._idle:
-            self._pending += 1
         if delay:
-            timer = threading.Timer(delay, self._submit, (path, args, kwargs))
+            timer = threading.Timer(delay, self._fire, (path, args, kwargs))
             timer.daemon = True
+            with self._idle:
+                self._timers[id(timer)] = time.monotonic() + delay
+            timer.args = (id(timer), path, args, kwargs)
             timer.start()
         else:
+            with self._idle:
+                self._pending += 1
             self._submit(path, args, kwargs)
         return f"inproc:{path}"
+
+    def _fire(self, timer_id: int, path: str, args: tuple, kwargs: dict) -> None:
+        with self._idle:
+            self._timers.pop(timer_id, None)
+            self._pending += 1
+        self._submit(path, args, kwargs)
 
     def _submit(self, path: str, args: tuple, kwargs: dict) -> None:
         self._pool.submit(self._run, path, args, kwargs)
@@ -69,40 +80,97 @@ class InProcessRunner:
                 self._idle.notify_all()
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until every enqueued job (delayed ones included) has finished; False on timeout."""
+        """Block until every job has finished, delayed ones included unless due after the timeout;
+        False on timeout."""
+        deadline = time.monotonic() + timeout
+
+        def idle() -> bool:
+            return self._pending == 0 and not any(due <= deadline for due in self._timers.values())
+
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(idle, timeout)
 
     def ping(self) -> bool:
         return True
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Let enqueued jobs (delayed ones included) finish, then stop the pool's threads."""
+        self.wait(timeout)
+        self._pool.shutdown(wait=True)
 
 
 class RQRunner:
     """Enqueues jobs on RQ queues in Redis; `flask worker` runs them."""
 
     name = "rq"
+    TRACKED_IDS = 10_000
 
     def __init__(self, redis_url: str, queues: tuple[str, ...]):
         from redis import Redis
         from rq import Queue
 
-        self.redis = Redis.from_url(redis_url)
+        # A connect timeout (not a read timeout: the worker blocks on reads) so that a Redis that
+        # drops packets fails readiness and enqueue instead of hanging them.
+        self.redis = Redis.from_url(redis_url, socket_connect_timeout=5)
         self.queues = {name: Queue(name, connection=self.redis) for name in queues}
+        # Ids this process enqueued and has not yet seen finish, for wait(). Bounded: a web process
+        # never calls wait(), and must not keep every id it ever enqueued.
+        self._mine: dict[str, None] = {}
+        self._lock = threading.Lock()
 
     def enqueue(self, path: str, args: tuple, kwargs: dict, queue: str, delay: float | None) -> str:
         q = self.queues[queue]
         call = (execute, path, list(args), kwargs)
         job = q.enqueue_in(timedelta(seconds=delay), *call) if delay else q.enqueue(*call)
+        with self._lock:
+            self._mine[job.id] = None
+            while len(self._mine) > self.TRACKED_IDS:
+                del self._mine[next(iter(self._mine))]  # the oldest
         return job.id
 
+    def _scheduled_after(self, horizon: float) -> set[str]:
+        """Ids of delayed jobs due after `horizon` (epoch seconds): wait() does not wait for those."""
+        later: set[str] = set()
+        for q in self.queues.values():
+            later.update(i.decode() for i in self.redis.zrangebyscore(q.scheduled_job_registry.key, horizon, "+inf"))
+        return later
+
+    def _unfinished_own_jobs(self, ignore: set[str] = frozenset()) -> int:
+        """How many jobs this process enqueued are still queued, scheduled or running."""
+        from rq.job import Job, JobStatus
+
+        with self._lock:
+            ids = [i for i in self._mine if i not in ignore]
+        if not ids:
+            return 0
+        done = {s.value.encode() for s in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)}
+        with self.redis.pipeline() as pipe:
+            for job_id in ids:
+                pipe.hget(Job.key_for(job_id), "status")
+            statuses = pipe.execute()
+        # No status at all: the job's hash has expired, so it finished long ago.
+        finished = {job_id for job_id, status in zip(ids, statuses, strict=True) if status is None or status in done}
+        with self._lock:
+            for job_id in finished:
+                self._mine.pop(job_id, None)
+        return len(ids) - len(finished)
+
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until the queues, started and scheduled registries are empty; False on timeout."""
+        """Block until every job is done: the ones this process enqueued, and whatever is left in the
+        queues and the started and scheduled registries (jobs that jobs enqueued); False on timeout.
+
+        The job ids matter: a worker pops a job off its queue a moment before it records it as
+        started, and in that moment the queues and registries alone look idle.
+        """
         import time
 
         deadline = time.monotonic() + timeout
+        horizon = time.time() + timeout  # a job delayed past the timeout is not waited for
         while time.monotonic() < deadline:
-            busy = sum(
-                len(q) + q.started_job_registry.count + q.scheduled_job_registry.count for q in self.queues.values()
+            later = self._scheduled_after(horizon)
+            busy = self._unfinished_own_jobs(later) + sum(
+                len(q) + q.started_job_registry.count + self.redis.zcount(q.scheduled_job_registry.key, "-inf", horizon)
+                for q in self.queues.values()
             )
             if busy == 0:
                 return True
@@ -137,11 +205,15 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False) -> None:
     from rq import SimpleWorker
 
     global _worker_app
-    _worker_app = app
     rq_runner = app.extensions["jobs"]
     if not isinstance(rq_runner, RQRunner):
         raise SystemExit("REDIS_URL is not set: jobs run in-process inside `flask run`; no worker is needed.")
+    _worker_app = app
     # SimpleWorker runs jobs in this process instead of forking one per job: no database
     # connections shared across a fork, and no fork cost on every short job.
     worker = SimpleWorker([rq_runner.queues[q] for q in queues], connection=rq_runner.redis)
+    if not burst:
+        from portal.infra.periodic import Scheduler
+
+        Scheduler(app).start()  # periodic jobs; a Redis lock keeps several workers from doubling them
     worker.work(burst=burst, with_scheduler=True)

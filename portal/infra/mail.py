@@ -6,6 +6,8 @@ import logging
 import smtplib
 import ssl
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -49,9 +51,16 @@ def build_message(email: Email, sender: str) -> EmailMessage:
 
 
 class SMTPMailer:
-    """Sends over SMTP: smtp://user:pass@host:port (STARTTLS when offered, ?starttls=no to skip), smtps:// for TLS."""
+    """Sends over SMTP: smtp://user:pass@host:port, or smtps:// for TLS from the first byte.
+
+    On smtp://, `?starttls=` chooses: `auto` (the default) upgrades when the server offers STARTTLS and
+    refuses to send a password in clear when it does not; `yes` requires STARTTLS; `no` never uses it
+    (a relay on a private network). Certificates are verified against the system's CA store
+    (SSL_CERT_FILE / SSL_CERT_DIR point it elsewhere).
+    """
 
     name = "smtp"
+    STARTTLS_MODES = ("auto", "yes", "no")
 
     def __init__(self, url: str, sender: str, timeout: float = 10.0):
         parts = urlparse(url)
@@ -62,7 +71,9 @@ class SMTPMailer:
         self.port = parts.port or (465 if self.tls else 25)
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
-        self.starttls = parse_qs(parts.query).get("starttls", ["auto"])[0]
+        self.starttls = parse_qs(parts.query).get("starttls", ["auto"])[0].lower()
+        if self.starttls not in self.STARTTLS_MODES:
+            raise ValueError(f"SMTP_URL ?starttls= must be one of {', '.join(self.STARTTLS_MODES)}, not {self.starttls!r}")
         self.sender = sender
         self.timeout = timeout
 
@@ -70,31 +81,96 @@ class SMTPMailer:
         if self.tls:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        smtp.ehlo()
-        if self.starttls != "no" and smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+        try:
             smtp.ehlo()
+            offered = smtp.has_extn("starttls")
+            if self.starttls == "yes" and not offered:
+                raise MailError(f"{self.host}:{self.port} does not offer STARTTLS (SMTP_URL has ?starttls=yes)", permanent=True)
+            if self.starttls == "auto" and self.username and not offered:
+                raise MailError(
+                    f"{self.host}:{self.port} does not offer STARTTLS: refusing to send the SMTP password in clear "
+                    "(use smtps://, or add ?starttls=no for a trusted network)",
+                    permanent=True,
+                )
+            if self.starttls != "no" and offered:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def send(self, email: Email) -> str:
-        msg = build_message(email, self.sender)
+        """Send one message on its own connection; returns its Message-ID. Raises MailError."""
+        with self.connection() as send:
+            return send(email)
+
+    @contextmanager
+    def connection(self) -> Iterator[Callable[[Email], str]]:
+        """Yield a send(email) function that reuses one SMTP session for many messages (batches),
+        reconnecting after a connection-level failure."""
+        session = _SMTPSession(self)
         try:
-            with self._connect() as smtp:
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise MailError(f"recipient refused: {exc.recipients}", permanent=True) from exc
-        except smtplib.SMTPResponseException as exc:
-            # 5xx replies are final (bad address, policy); 4xx are worth a retry.
-            raise MailError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"SMTP server unreachable: {exc}") from exc
-        return msg["Message-ID"]
+            yield session.send
+        finally:
+            session.close()
 
     def ping(self) -> bool:
         with self._connect() as smtp:
             return smtp.noop()[0] == 250
+
+
+class _SMTPSession:
+    """One SMTP connection, opened on the first message and shared by the next ones."""
+
+    def __init__(self, mailer: SMTPMailer):
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+    def send(self, email: Email) -> str:
+        m = self.mailer
+        try:
+            msg = build_message(email, m.sender)
+        except ValueError as exc:  # a CR or LF in a header: refuse rather than let it add headers
+            raise MailError(f"bad message header: {exc}", permanent=True) from exc
+        try:
+            if self.smtp is None:
+                self.smtp = m._connect()
+                if m.username:
+                    self.smtp.login(m.username, m.password or "")
+            refused = self.smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # Every recipient refused: final only if every refusal is a 5xx (a 4xx is "try later").
+            codes = [code for code, _ in exc.recipients.values()]
+            raise MailError(f"recipient refused: {exc.recipients}", permanent=all(c >= 500 for c in codes)) from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in (421, 451) or not isinstance(exc, smtplib.SMTPDataError):
+                self.close()  # the server may have dropped us; the next message reconnects
+            # 5xx replies are final (bad address, policy, credentials); 4xx are worth a retry.
+            raise MailError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. SMTP_URL has a password, the server has no AUTH
+            self.close()
+            raise MailError(f"{m.host}:{m.port}: {exc}", permanent=True) from exc
+        except ssl.SSLError as exc:
+            self.close()
+            raise MailError(f"TLS with {m.host}:{m.port} failed: {exc}") from exc
+        except MailError:
+            self.close()
+            raise
+        except (OSError, smtplib.SMTPException) as exc:
+            self.smtp = None
+            raise MailError(f"SMTP server {m.host}:{m.port} unreachable: {exc}") from exc
+        if refused:  # some recipients accepted it: not an error to retry (that would send it twice)
+            log.warning("email %s refused for %s", msg["Message-ID"], refused)
+        return msg["Message-ID"]
 
 
 class ConsoleMailer:
@@ -107,10 +183,17 @@ class ConsoleMailer:
         self.outbox: deque[EmailMessage] = deque(maxlen=200)
 
     def send(self, email: Email) -> str:
-        msg = build_message(email, self.sender)
+        try:
+            msg = build_message(email, self.sender)
+        except ValueError as exc:  # the same refusal as SMTP, so development shows what production does
+            raise MailError(f"bad message header: {exc}", permanent=True) from exc
         self.outbox.append(msg)
         log.warning("email (console) to %s: %s\n%s", msg["To"], msg["Subject"], email.text)
         return msg["Message-ID"]
+
+    @contextmanager
+    def connection(self) -> Iterator[Callable[[Email], str]]:
+        yield self.send
 
     def ping(self) -> bool:
         return True

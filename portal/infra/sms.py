@@ -31,25 +31,37 @@ class TwilioSMS:
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base: str | None = None):
+    def __init__(
+        self, account_sid: str, auth_token: str, from_number: str, api_base: str | None = None, timeout: float = 15.0
+    ):
+        from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        self.client = Client(account_sid, auth_token)
+        # The SDK's default HTTP client has no timeout: a stalled connection would hang the job forever.
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         if api_base:  # a Twilio-protocol endpoint: tests, or a self-hosted gateway
+            # Requests for messages go through the Api domain (client.api), whose base_url the SDK joins
+            # with /2010-04-01/Accounts/...; TWILIO_REGION / TWILIO_EDGE would rewrite that host into
+            # <product>.<edge>.<region>.twilio.com, so they do not apply to a custom base.
             self.client.api.base_url = api_base.rstrip("/")
+            self.client.region = None
+            self.client.edge = None
         self.from_number = from_number
 
     def send(self, to: str, body: str) -> str:
-        from twilio.base.exceptions import TwilioException, TwilioRestException
+        from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
         if not is_e164(to):
             raise SMSError(f"{to!r} is not an E.164 phone number", permanent=True)
         try:
             message = self.client.messages.create(to=to, from_=self.from_number, body=body)
-        except TwilioRestException as exc:
-            # 4xx from Twilio (bad number, unsubscribed) will fail the same way again; 429/5xx may not.
-            permanent = 400 <= exc.status < 500 and exc.status != 429
-            raise SMSError(f"Twilio {exc.status}: {exc.msg}", permanent=permanent) from exc
+        except (TwilioRestException, TwilioServiceException) as exc:  # legacy and RFC 9457 error bodies
+            # 4xx from Twilio (bad number, unsubscribed, bad credentials) will fail the same way again;
+            # 429 and 5xx may not.
+            status = int(exc.status)
+            permanent = 400 <= status < 500 and status != 429
+            detail = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+            raise SMSError(f"Twilio {status} (code {exc.code}): {detail}", permanent=permanent) from exc
         except (TwilioException, OSError) as exc:
             raise SMSError(f"Twilio unreachable: {exc}") from exc
         return message.sid

@@ -12,7 +12,6 @@ from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.errors import Conflict, ServiceError, ValidationFailed
 from portal.extensions import db
-from portal.infra import jobs
 from portal.models import utcnow
 from portal.orgs.models import Invitation, Membership, Organization
 from portal.pagination import Page, paginate
@@ -121,7 +120,11 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
     db.session.add(invitation)
     audit.record("member.invited", org=org, actor=by, target=email, data={"role": role})
     db.session.commit()
-    jobs.enqueue("portal.orgs.tasks.send_invitation_email", invitation.id)
+    from portal.notifications.service import notify
+    from portal.tokens import external_url
+
+    link = external_url("orgs.accept_invitation", token=invitation_token(invitation))
+    notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link})
     return invitation
 
 

@@ -1,0 +1,133 @@
+"""The event catalog: every event the platform sends, its variables, default channels and templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHANNELS = ("in_app", "email", "sms")
+CHANNEL_LABELS = {"in_app": "In-app", "email": "Email", "sms": "SMS"}
+# Variables every template may use, whatever the event.
+COMMON_VARIABLES = ("org_name", "recipient_name", "url")
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    description: str
+    variables: tuple[str, ...]
+    subject: str
+    body: str
+    sms: str
+    channels: frozenset[str] = field(default_factory=lambda: frozenset({"in_app", "email"}))
+    critical: bool = False  # security and billing events: cannot be muted, ignore quiet hours
+
+    @property
+    def all_variables(self) -> tuple[str, ...]:
+        return (*COMMON_VARIABLES, *self.variables)
+
+    def default_template(self, channel: str) -> tuple[str, str]:
+        """(subject, body) of the built-in template for a channel."""
+        if channel == "sms":
+            return "", self.sms
+        return self.subject, self.body
+
+
+def _e(name, description, variables, subject, body, sms, channels=("in_app", "email"), critical=False) -> Event:
+    return Event(name, description, tuple(variables), subject, body, sms, frozenset(channels), critical)
+
+
+EVENTS: dict[str, Event] = {
+    e.name: e
+    for e in [
+        _e(
+            "member.invited", "Someone was invited to the organization", ("inviter_name", "role", "invite_url"),
+            "You're invited to {{ org_name }} on VetrAI Portal",
+            "{{ inviter_name }} invited you to join {{ org_name }} as {{ role }}.\n\nAccept the invitation: {{ invite_url }}\n\nThe link works for 7 days.",
+            "{{ inviter_name }} invited you to {{ org_name }}: {{ invite_url }}",
+            channels=("email",), critical=True,
+        ),
+        _e(
+            "ticket.created", "A support ticket was filed", ("ticket_id", "subject", "priority", "requester_name"),
+            "[{{ ticket_id }}] New {{ priority }} ticket: {{ subject }}",
+            "{{ requester_name }} filed a {{ priority }} ticket in {{ org_name }}: {{ subject }}",
+            "New {{ priority }} ticket {{ ticket_id }}: {{ subject }}",
+        ),
+        _e(
+            "ticket.replied", "A ticket got a reply", ("ticket_id", "subject", "author_name", "excerpt"),
+            "[{{ ticket_id }}] New reply: {{ subject }}",
+            "{{ author_name }} replied to \"{{ subject }}\":\n\n{{ excerpt }}",
+            "{{ author_name }} replied to {{ ticket_id }}",
+        ),
+        _e(
+            "ticket.assigned", "A ticket was assigned", ("ticket_id", "subject", "assignee_name"),
+            "[{{ ticket_id }}] Assigned to {{ assignee_name }}",
+            "Ticket \"{{ subject }}\" is now assigned to {{ assignee_name }}.",
+            "{{ ticket_id }} assigned to {{ assignee_name }}",
+        ),
+        _e(
+            "ticket.sla_warning", "A ticket is close to breaching its SLA", ("ticket_id", "subject", "target", "due_at"),
+            "[{{ ticket_id }}] SLA warning: {{ target }} due {{ due_at }}",
+            "Ticket \"{{ subject }}\" reaches its {{ target }} target at {{ due_at }}.",
+            "SLA warning {{ ticket_id }}: {{ target }} due {{ due_at }}",
+            channels=("in_app", "email", "sms"),
+        ),
+        _e(
+            "ticket.sla_breached", "A ticket breached its SLA", ("ticket_id", "subject", "target"),
+            "[{{ ticket_id }}] SLA breached: {{ target }}",
+            "Ticket \"{{ subject }}\" missed its {{ target }} target.",
+            "SLA breached {{ ticket_id }}: {{ target }}",
+            channels=("in_app", "email", "sms"),
+        ),
+        _e(
+            "workflow.succeeded", "A workflow run finished", ("workflow_name", "run_id", "duration"),
+            "{{ workflow_name }} finished",
+            "Run {{ run_id }} of {{ workflow_name }} succeeded in {{ duration }}.",
+            "{{ workflow_name }} run {{ run_id }} succeeded",
+            channels=("in_app",),
+        ),
+        _e(
+            "workflow.failed", "A workflow run failed", ("workflow_name", "run_id", "error"),
+            "{{ workflow_name }} failed",
+            "Run {{ run_id }} of {{ workflow_name }} failed: {{ error }}",
+            "{{ workflow_name }} run {{ run_id }} failed",
+        ),
+        _e(
+            "workflow.needs_approval", "A workflow run waits for approval", ("workflow_name", "run_id", "step"),
+            "{{ workflow_name }} needs your approval",
+            "Run {{ run_id }} of {{ workflow_name }} is waiting for approval at step {{ step }}.",
+            "{{ workflow_name }} needs approval: {{ url }}",
+        ),
+        _e(
+            "key.expiring", "An API key expires soon", ("key_name", "key_prefix", "expires_at", "days_left"),
+            "API key {{ key_name }} expires in {{ days_left }} day(s)",
+            "Your API key {{ key_name }} ({{ key_prefix }}…) expires on {{ expires_at }}. Rotate it before then to avoid failed calls.",
+            "API key {{ key_name }} expires in {{ days_left }} day(s)",
+            critical=True,
+        ),
+        _e(
+            "invoice.payment_failed", "A payment failed", ("invoice_number", "amount", "reason"),
+            "Payment failed for invoice {{ invoice_number }}",
+            "We couldn't collect {{ amount }} for invoice {{ invoice_number }}: {{ reason }}. Update your payment method to keep your plan.",
+            "Payment failed for {{ invoice_number }} ({{ amount }})",
+            channels=("in_app", "email", "sms"), critical=True,
+        ),
+        _e(
+            "usage.threshold_reached", "Usage reached a threshold of the plan", ("metric", "percent", "limit"),
+            "{{ org_name }} used {{ percent }}% of its {{ metric }}",
+            "{{ org_name }} has used {{ percent }}% of its {{ metric }} limit ({{ limit }}).",
+            "{{ org_name }}: {{ percent }}% of {{ metric }} used",
+        ),
+        _e(
+            "message", "A message sent through the API", ("title", "body"),
+            "{{ title }}",
+            "{{ body }}",
+            "{{ title }}: {{ body }}",
+            channels=("in_app", "email", "sms"),
+        ),
+    ]
+}
+
+
+def get_event(name: str) -> Event:
+    """The catalog entry for name; KeyError for an unknown event."""
+    return EVENTS[name]

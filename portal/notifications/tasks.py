@@ -1,0 +1,123 @@
+"""Delivery jobs: claim each delivery once, send it, record the outcome, retry transient failures."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.infra import jobs
+from portal.infra.mail import Email, MailError, mailer
+from portal.infra.sms import SMSError, send_sms
+from portal.models import utcnow
+from portal.notifications import service
+from portal.notifications.catalog import get_event
+from portal.notifications.models import Delivery
+from portal.tokens import external_url
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6  # the first try and five retries
+BASE_DELAY = 30.0  # seconds (NOTIFY_RETRY_BASE_SECONDS); doubles each retry: 30 s, 1, 2, 4, 8 min → ~15 min in all
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after the given failed attempt: exponential with ±20% jitter."""
+    base = float(current_app.config.get("NOTIFY_RETRY_BASE_SECONDS", BASE_DELAY))
+    return base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+
+
+def _claim(delivery_id: int) -> bool:
+    """Move a due, queued delivery to sending; False when another job has it or it is not due."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "queued", Delivery.next_attempt_at <= now + timedelta(seconds=1))
+        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """Send a batch of deliveries of one channel; each is claimed first so none is sent twice."""
+    claimed = [i for i in delivery_ids if _claim(i)]
+    db.session.commit()
+    outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(delivery_ids) - len(claimed)}
+    if not claimed:
+        return outcome
+    batch = list(db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.id)))
+    with mailer().connection() as send_email:
+        for delivery in batch:
+            try:
+                if delivery.channel == "email":
+                    delivery.provider_message_id = send_email(build_email(delivery))
+                else:
+                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery))
+            except (MailError, SMSError) as exc:
+                outcome[_failed(delivery, exc)] += 1
+            else:
+                delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
+                outcome["sent"] += 1
+            db.session.commit()  # one outcome at a time: a crash leaves at most one delivery "sending"
+    return outcome
+
+
+def _failed(delivery: Delivery, exc: MailError | SMSError) -> str:
+    delivery.last_error = str(exc)[:500]
+    if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = "failed"
+        return "failed"
+    delay = backoff(delivery.attempts)
+    delivery.status, delivery.next_attempt_at = "queued", utcnow() + timedelta(seconds=delay)
+    db.session.flush()
+    jobs.enqueue("portal.notifications.tasks.deliver_batch", [delivery.id], delay=delay)
+    return "retry"
+
+
+def _values(delivery: Delivery) -> dict:
+    note = delivery.notification
+    org = note.org
+    name = note.user.display_name if note.user else delivery.to_address
+    return {"org_name": org.name, "recipient_name": name, "url": "", **note.data}
+
+
+def build_email(delivery: Delivery) -> Email:
+    """The multipart email for a delivery, with the org's template and an unsubscribe link for members."""
+    note = delivery.notification
+    org = note.org
+    event = get_event(note.event)
+    subject, body = service.render_for(org, event, "email", _values(delivery))
+    headers, unsubscribe_url = {}, None
+    if note.user is not None:
+        unsubscribe_url = external_url("notifications.unsubscribe", token=service.unsubscribe_token(org, note.user, event.name))
+        headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    footer = f"\n\n--\nSent by {org.name} on VetrAI Portal."
+    if unsubscribe_url:
+        footer += f"\nChange what you receive: {unsubscribe_url}"
+    html = render_template(
+        "email/notification.html",
+        org=org,
+        subject=subject,
+        paragraphs=body.split("\n\n"),  # Jinja escapes them
+        link=note.data.get("url") or note.data.get("invite_url"),
+        unsubscribe_url=unsubscribe_url,
+    )
+    return Email([delivery.to_address], subject, body + footer, html, headers)
+
+
+def render_sms(delivery: Delivery) -> str:
+    note = delivery.notification
+    _, body = service.render_for(note.org, get_event(note.event), "sms", _values(delivery))
+    return body[:480]
+
+
+def reconcile() -> dict[str, int]:
+    """Periodic job: re-enqueue deliveries left queued, fail the ones stuck in sending."""
+    result = service.reconcile()
+    if any(result.values()):
+        log.info("notification reconciler: %s", result)
+    return result

@@ -1,0 +1,125 @@
+"""notify(): one event fanned out to members by their preferences, over real SMTP (and the RQ worker on PostgreSQL)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.notifications import service
+from portal.notifications.models import Delivery, Notification, NotificationProfile
+from tests.factories import OrgFactory, member
+
+
+def _deliveries(note):
+    db.session.expire_all()
+    return {d.channel: d for d in db.session.scalars(select(Delivery).filter_by(notification_id=note.id))}
+
+
+def test_event_reaches_inbox_and_email(app, mailbox, wait_for_jobs):
+    org = OrgFactory(name="Fanout Org")
+    alice, bob = member(org, email="alice@example.test"), member(org, email="bob@example.test")
+    notes = service.notify(org, [alice, bob], "workflow.failed", {"workflow_name": "Leads", "run_id": "run_1", "error": "timeout"})
+    assert len(notes) == 2
+    [mail] = mailbox.wait_for("alice@example.test")
+    assert mail["Subject"] == "Leads failed"
+    assert "Run run_1 of Leads failed: timeout" in mailbox.text_of(mail)
+    assert mail.get_body(preferencelist=("html",)) is not None
+    wait_for_jobs()
+    d = _deliveries(notes[0])
+    assert d["in_app"].status == "delivered" and d["email"].status == "sent"
+    assert d["email"].provider_message_id == mail["Message-ID"]
+    assert service.unread_count(org, alice) == 1 and service.unread_count(org, bob) == 1
+
+
+def test_muted_channel_is_skipped_and_recorded(app, mailbox, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    service.save_preferences(org, alice, {"workflow.failed": {"email": False, "in_app": True}})
+    [note] = service.notify(org, [alice], "workflow.failed", {"workflow_name": "W", "run_id": "r", "error": "e"})
+    wait_for_jobs()
+    d = _deliveries(note)
+    assert d["email"].status == "skipped" and d["email"].last_error == "muted by preference"
+    assert mailbox.to("alice@example.test") == []
+    assert d["in_app"].status == "delivered"
+
+
+def test_org_default_applies_until_the_member_chooses(app, mailbox, wait_for_jobs):
+    org = OrgFactory()
+    alice, bob = member(org, email="alice@example.test"), member(org, email="bob@example.test")
+    service.save_preferences(org, None, {"usage.threshold_reached": {"email": False}})
+    service.save_preferences(org, bob, {"usage.threshold_reached": {"email": True}})
+    service.notify(org, [alice, bob], "usage.threshold_reached", {"metric": "runs", "percent": 80, "limit": "1000"})
+    mailbox.wait_for("bob@example.test")
+    wait_for_jobs()
+    assert mailbox.to("alice@example.test") == []
+
+
+def test_critical_events_cannot_be_muted(app, mailbox):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    service.save_preferences(org, alice, {"invoice.payment_failed": {"email": False}})
+    assert service.preference_matrix(org, alice)[[r["event"] for r in service.preference_matrix(org, alice)].index("invoice.payment_failed")]["channels"]["email"]
+    service.notify(org, [alice], "invoice.payment_failed", {"invoice_number": "INV-1", "amount": "$9", "reason": "declined"})
+    assert "INV-1" in mailbox.wait_for("alice@example.test")[0]["Subject"]
+
+
+def test_sms_is_skipped_without_a_verified_number(app, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org)
+    [note] = service.notify(org, [alice], "message", {"title": "Hi", "body": "there"}, channels=["sms"])
+    d = _deliveries(note)
+    assert d["sms"].status == "skipped" and d["sms"].last_error == "no verified phone number"
+
+
+def test_quiet_hours_hold_email_but_not_in_app(app, mailbox, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    alice.timezone = "UTC"
+    now = datetime.now(UTC)
+    start = f"{(now.hour - 1) % 24:02d}:00"
+    end = f"{(now.hour + 2) % 24:02d}:00"
+    service.set_quiet_hours(alice, start, end)
+    [note] = service.notify(org, [alice], "workflow.failed", {"workflow_name": "W", "run_id": "r", "error": "e"})
+    d = _deliveries(note)
+    assert d["in_app"].status == "delivered"
+    assert d["email"].status == "queued" and d["email"].next_attempt_at > now
+    assert service.unread_count(org, alice) == 1
+    # Critical events ignore quiet hours.
+    service.notify(org, [alice], "key.expiring", {"key_name": "ci", "key_prefix": "vtr_ab", "expires_at": "tomorrow", "days_left": 1})
+    assert mailbox.wait_for("alice@example.test")[0]["Subject"].startswith("API key ci expires")
+
+
+def test_quiet_until_handles_windows_across_midnight():
+    profile = NotificationProfile(quiet_start="22:00", quiet_end="07:00")
+    late = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    early = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    noon = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert service.quiet_until(profile, "UTC", late) == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    assert service.quiet_until(profile, "UTC", early) == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    assert service.quiet_until(profile, "UTC", noon) is None
+    # 23:30 UTC is 00:30 in Rome (winter): inside, ending at 07:00 Rome = 06:00 UTC.
+    assert service.quiet_until(profile, "Europe/Rome", late) == datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+
+
+def test_unknown_event_or_missing_data_is_a_programming_error(app):
+    org = OrgFactory()
+    alice = member(org)
+    with pytest.raises(KeyError):
+        service.notify(org, [alice], "no.such.event", {})
+    with pytest.raises(ValueError, match="workflow_name"):
+        service.notify(org, [alice], "workflow.failed", {"run_id": "r", "error": "e"})
+    assert db.session.scalar(select(Notification)) is None
+
+
+def test_invitation_email_goes_through_notifications(client, login_as, mailbox, wait_for_jobs):
+    org = OrgFactory(name="Inviting Org")
+    login_as(member(org, "org_admin", name="Dana"))
+    client.post(f"/o/{org.slug}/invitations", data={"email": "guest@example.test", "role": "user"})
+    [mail] = mailbox.wait_for("guest@example.test")
+    assert "Dana invited you to join Inviting Org as user" in mailbox.text_of(mail)
+    wait_for_jobs()
+    delivery = db.session.scalar(select(Delivery).filter_by(channel="email"))
+    assert delivery.status == "sent" and delivery.to_address == "guest@example.test"
+    # An address without an account gets no List-Unsubscribe: there are no preferences to open.
+    assert mail["List-Unsubscribe"] is None

@@ -1,0 +1,127 @@
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.notifications import service
+from portal.notifications.models import NotificationSetting, NotificationTemplate
+from tests.factories import OrgFactory, member
+
+
+def test_member_saves_the_matrix_and_critical_events_stay_on(client, login_as):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    page = client.get(f"/o/{org.slug}/notifications/preferences")
+    assert "workflow.failed" in page.text and "always on" in page.text
+    # Untick everything: submit no checkbox at all.
+    assert client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix"}).status_code == 303
+    rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
+    assert rows["workflow.failed"] == {"in_app": False, "email": False, "sms": False}
+    assert rows["invoice.payment_failed"]["email"] is True and rows["key.expiring"]["in_app"] is True
+
+
+def test_quiet_hours_are_validated(client, login_as):
+    org = OrgFactory()
+    login_as(member(org))
+    half = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "22:00", "quiet_end": ""})
+    assert half.status_code == 422 and "Set both ends of the quiet hours" in half.text
+    junk = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "25:99", "quiet_end": "07:00"})
+    assert junk.status_code == 422 and "Use HH:MM" in junk.text
+    ok = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "22:00", "quiet_end": "07:00"})
+    assert ok.status_code == 303
+
+
+def test_org_admin_sets_org_defaults_but_a_plain_user_cannot(client, login_as):
+    org = OrgFactory()
+    login_as(member(org, "user"))
+    assert client.get(f"/o/{org.slug}/notifications/settings").status_code == 403
+    login_as(member(org, "org_admin"))
+    client.post(f"/o/{org.slug}/notifications/settings", data={"workflow.failed|in_app": "on"})
+    row = db.session.scalar(select(NotificationSetting).filter_by(org_id=org.id, user_id=None, event="workflow.failed", channel="email"))
+    assert row is not None and row.enabled is False
+
+
+def test_template_override_with_live_preview_and_reset(client, login_as, mailbox):
+    org = OrgFactory(name="Brandy")
+    alice = member(org, email="alice@example.test")
+    login_as(member(org, "org_admin"))
+    url = f"/o/{org.slug}/notifications/templates/workflow.failed/email"
+    preview = client.post(url + "/preview", data={"subject": "Oops: {{ workflow_name }}", "body": "Hi {{ recipient_name }}, {{ error }}"})
+    assert "Oops: Summarize leads" in preview.text and "Hi Sam Sample, LLM endpoint timed out" in preview.text
+    saved = client.post(url, data={"subject": "Oops: {{ workflow_name }}", "body": "Hi {{ recipient_name }}, {{ error }}"})
+    assert saved.status_code == 303
+    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
+    mail = mailbox.wait_for("alice@example.test")[0]
+    assert mail["Subject"] == "Oops: Leads" and f"Hi {alice.name}, boom" in mailbox.text_of(mail)
+    client.post(url + "/reset")
+    assert db.session.scalar(select(NotificationTemplate)) is None
+
+
+def test_template_with_unknown_variable_or_syntax_error_is_refused(client, login_as):
+    org = OrgFactory()
+    login_as(member(org, "org_admin"))
+    url = f"/o/{org.slug}/notifications/templates/workflow.failed/email"
+    unknown = client.post(url, data={"subject": "x", "body": "{{ password }}"})
+    assert unknown.status_code == 422 and "Unknown variable(s): password" in unknown.text
+    syntax = client.post(url, data={"subject": "{% if %}", "body": "ok"})
+    assert syntax.status_code == 422 and "Syntax error on line 1" in syntax.text
+    assert db.session.scalar(select(NotificationTemplate)) is None
+
+
+def test_template_cannot_reach_python_internals(client, login_as):
+    org = OrgFactory()
+    login_as(member(org, "org_admin"))
+    url = f"/o/{org.slug}/notifications/templates/message/email"
+    for attack in [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ title.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+    ]:
+        response = client.post(url, data={"subject": "s", "body": attack})
+        assert response.status_code == 422, attack
+        assert "<class" not in response.text and "subclasses" not in response.text.split("textarea")[-1]
+    assert db.session.scalar(select(NotificationTemplate)) is None
+    preview = client.post(url + "/preview", data={"subject": "s", "body": "{{ ''.__class__ }}"})
+    assert "sandbox refused it" in preview.text and "&lt;class" not in preview.text
+
+
+def test_unsubscribe_link_opens_preferences_without_login_and_one_click_mutes(app, mailbox):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    service.notify(org, [alice], "workflow.failed", {"workflow_name": "W", "run_id": "r", "error": "e"})
+    mail = mailbox.wait_for("alice@example.test")[0]
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mail["List-Unsubscribe"].strip("<>")
+    path = "/" + link.split("/", 3)[3]
+    anonymous = app.test_client()
+    page = anonymous.get(path)
+    assert page.status_code == 200 and "alice@example.test" in page.text and "workflow.failed" in page.text
+    assert path in mailbox.text_of(mail).replace("http://portal.test", "")  # the footer carries it too
+    one_click = anonymous.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200
+    rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
+    assert rows["workflow.failed"]["email"] is False and rows["workflow.failed"]["in_app"] is True
+    assert anonymous.get(path[:-4] + "abcd").status_code == 400
+
+
+def test_phone_verification_enables_sms(client, login_as, app, twilio):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    bad = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "0123 456"})
+    assert bad.status_code == 422 and "international format" in bad.text
+    client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "+14155550123"})
+    sms = twilio.messages[-1]
+    assert sms["To"] == "+14155550123"
+    code = sms["Body"].split("code is ")[1][:6]
+    wrong = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 422 and "That code is not right." in wrong.text
+    ok = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": code})
+    assert ok.status_code == 303
+    service.notify(org, [alice], "message", {"title": "Ping", "body": "over SMS"}, channels=["sms"])
+    import time
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not any(m["Body"] == "Ping: over SMS" for m in twilio.messages):
+        time.sleep(0.05)
+    assert any(m["Body"] == "Ping: over SMS" and m["To"] == "+14155550123" for m in twilio.messages)

@@ -1,0 +1,1 @@
+"""Security tests: tenant isolation across every route, CSRF, headers and sessions, rate limits."""

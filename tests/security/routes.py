@@ -1,0 +1,241 @@
+"""The map the route walks use: which routes are org-scoped, which are not and why, and org A's value
+for every URL argument. A new route either fits here or fails test_every_route_is_covered_by_the_security_walks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.orgs.models import Invitation, Membership, Organization
+
+ORG_ARGUMENT = "org_slug"
+ORG_QUERY = "org"  # /api/v1 routes without an org in the path take it from the API key or ?org=<slug>
+PLATFORM_PREFIX = "/admin/"
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PUBLIC = "public"  # answers anyone, logged in or not
+LOGIN = "login"  # needs a login, but shows only the caller's own account
+
+# Every route WITHOUT an <org_slug> argument, on purpose, with why it holds no organization's data.
+# Platform routes (under /admin/) are not listed: test_non_staff_gets_404_on_every_platform_route walks them.
+NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
+    "static": (PUBLIC, "vendored CSS and JS"),
+    "core.home": (PUBLIC, "redirects to the caller's first org, the console, or /login"),
+    "core.health": (PUBLIC, "liveness probe"),
+    "core.ready": (PUBLIC, "readiness probe"),
+    "core.download": (PUBLIC, "a signed, expiring download token is the credential"),
+    "accounts.signup": (PUBLIC, "creates a new account and org"),
+    "accounts.login": (PUBLIC, "login form"),
+    "accounts.forgot_password": (PUBLIC, "same answer whether the account exists or not"),
+    "accounts.reset_password": (PUBLIC, "a signed, single-use token is the credential"),
+    "accounts.verify": (PUBLIC, "a signed token is the credential"),
+    "orgs.accept_invitation": (PUBLIC, "a signed invitation token is the credential"),
+    "api.openapi": (PUBLIC, "the API's description"),
+    "api_docs.swagger": (PUBLIC, "API documentation viewer"),
+    "api_docs.redoc": (PUBLIC, "API documentation viewer"),
+    "accounts.logout": (LOGIN, "the caller's own session"),
+    "accounts.profile": (LOGIN, "the caller's own profile"),
+    "accounts.change_password": (LOGIN, "the caller's own password"),
+    "accounts.resend_verification": (LOGIN, "the caller's own email address"),
+    "orgs.new_org": (LOGIN, "creates a new org owned by the caller"),
+    "api.me": (LOGIN, "the caller's own account and memberships"),
+    "notifications.unsubscribe": (PUBLIC, "a signed unsubscribe token is the credential"),
+}
+
+# Write routes that may skip the CSRF check, with why.
+CSRF_EXEMPT: dict[str, str] = {
+    "notifications.unsubscribe": "mail clients' one-click POST (RFC 8058) carries no token; the signed link is the credential",
+}
+
+
+@dataclass
+class World:
+    """Org A (the target, with a member and a pending invitation) and org B (whose admin attacks)."""
+
+    org_a: Organization
+    admin_a: object
+    member_a: object
+    membership_a: Membership
+    invitation_a: Invitation
+    notification_a: object
+    delivery_a: object
+    org_b: Organization
+    admin_b: object
+    membership_b: Membership
+
+
+# {URL argument: org A's value}. A route argument missing here fails the coverage test.
+ORG_A_VALUES: dict[str, Callable[[World], str]] = {
+    "org_slug": lambda w: w.org_a.slug,
+    "membership_id": lambda w: w.membership_a.public_id,
+    "invitation_id": lambda w: w.invitation_a.public_id,
+    "notification_id": lambda w: w.notification_a.public_id,
+    "delivery_id": lambda w: w.delivery_a.public_id,
+    # keys that name a thing every org has (not org A's object): only org A's slug makes them org A's
+    "event_name": lambda w: "member.invited",
+    "channel": lambda w: "email",
+    # platform routes name organizations and users by public id
+    "org_id": lambda w: w.org_a.public_id,
+    "user_id": lambda w: w.member_a.public_id,
+    # token routes (public) get a syntactically plausible, unsigned value
+    "token": lambda w: "not-a-signed-token",
+    "filename": lambda w: "css/portal.css",
+}
+
+# The arguments above that name one of org A's objects: these are also tried under org B's own slug.
+ORG_A_OBJECTS = {"membership_id", "invitation_id", "notification_id", "delivery_id"}
+
+# What a write sends, so that a missing check would really change something.
+FORM_BODY = {"email": "intruder@example.test", "role": "org_admin", "name": "Hijacked", "suspended": "1"}
+# A valid JSON body for each API write that reads one: the view parses the body before it looks the object up,
+# so an invalid body would stop the id-swap attempt at 422 before the org check is tested.
+JSON_BODIES: dict[str, dict] = {
+    "api.create_invitation": {"email": "intruder@example.test", "role": "org_admin"},
+    "api.update_member": {"role": "org_admin"},
+    "api.read_notification": {"read": True},
+    "api.send": {"to": ["alice@acme.test"], "event": "message", "title": "Phishing", "body": "click here"},
+}
+
+
+def is_platform(rule) -> bool:
+    return rule.rule.startswith(PLATFORM_PREFIX)
+
+
+def _guards(app, rule) -> set[str]:
+    """The names of the decorators around a view (org_required, api_org_required, login_required ...)."""
+    names, view = set(), app.view_functions[rule.endpoint]
+    while view is not None:
+        code = getattr(view, "__code__", None)
+        if code is not None:
+            names.add(code.co_qualname.split(".<locals>")[0])
+        view = getattr(view, "__wrapped__", None)
+    return names
+
+
+def org_from_query(app, rule) -> bool:
+    """An /api/v1 route whose org comes from the API key or ?org=<slug> (portal.api.helpers.api_org_required)."""
+    return ORG_ARGUMENT not in rule.arguments and "api_org_required" in _guards(app, rule)
+
+
+def is_org_scoped(app, rule) -> bool:
+    return ORG_ARGUMENT in rule.arguments or org_from_query(app, rule)
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+def methods_of(rule) -> list[str]:
+    return sorted(rule.methods - SKIPPED_METHODS)
+
+
+def all_rules(app) -> list:
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+
+
+def org_scoped_rules(app) -> list:
+    return [r for r in all_rules(app) if is_org_scoped(app, r)]
+
+
+def platform_rules(app) -> list:
+    return [r for r in all_rules(app) if is_platform(r)]
+
+
+def write_rules(app) -> list:
+    return [r for r in all_rules(app) if r.methods & WRITE_METHODS]
+
+
+def coverage_problems(app) -> list[str]:
+    """Why the walks would miss a route; empty when every route is covered."""
+    problems = []
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()}
+    for rule in all_rules(app):
+        where = f"{rule.rule} ({rule.endpoint}, {'/'.join(methods_of(rule))})"
+        body = _operation_body(rule)
+        if body is not None and rule.endpoint not in JSON_BODIES and rule.arguments & ORG_A_OBJECTS:
+            problems.append(
+                f"{where} reads a {body.__name__} body: add \"{rule.endpoint}\": {{a valid {body.__name__}}} to JSON_BODIES "
+                "in tests/security/routes.py, so the id-swap attempt reaches the object lookup."
+            )
+        for arg in sorted(rule.arguments - ORG_A_VALUES.keys()):
+            problems.append(
+                f"{where} takes <{arg}>, which ORG_A_VALUES in tests/security/routes.py does not know: "
+                f"add \"{arg}\": lambda w: <the id of an org A object> (create the object in the `world` fixture "
+                "of tests/security/conftest.py)."
+            )
+        if not is_org_scoped(app, rule) and not is_platform(rule) and rule.endpoint not in NOT_ORG_SCOPED:
+            problems.append(
+                f"{where} has no <{ORG_ARGUMENT}> (nor @api_org_required) and is not a platform route: if it shows or changes an "
+                f"organization's data, move it under /o/<{ORG_ARGUMENT}>/ with @org_required; otherwise add "
+                f"\"{rule.endpoint}\": (PUBLIC or LOGIN, \"why it holds no org's data\") to NOT_ORG_SCOPED in "
+                "tests/security/routes.py."
+            )
+    for endpoint in sorted((NOT_ORG_SCOPED.keys() | CSRF_EXEMPT.keys()) - endpoints):
+        problems.append(f"tests/security/routes.py lists {endpoint}, which is no longer a route: remove it.")
+    return problems
+
+
+def _operation_body(rule):
+    """The pydantic model an API route's body is documented with, if any (portal.api.openapi.OPERATIONS)."""
+    from portal.api.openapi import OPERATIONS
+
+    for op in OPERATIONS:
+        if op.rule == rule.rule and op.method.upper() in rule.methods and op.body is not None:
+            return op.body
+    return None
+
+
+def build_path(rule, values: dict[str, str]) -> str:
+    """The URL of rule; values[ORG_QUERY], when present, goes in the query string (?org=<slug>)."""
+    path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", lambda m: quote(values[m.group(1)], safe="/"), rule.rule)
+    return f"{path}?{ORG_QUERY}={quote(values[ORG_QUERY])}" if values.get(ORG_QUERY) else path
+
+
+def values_for(world: World, rule, app=None, **overrides) -> dict[str, str]:
+    """Org A's value for each argument of rule (and ?org= when the route takes the org from the query)."""
+    values = {arg: ORG_A_VALUES[arg](world) for arg in rule.arguments}
+    if app is not None and org_from_query(app, rule):
+        values[ORG_QUERY] = world.org_a.slug
+    values.update({k: v for k, v in overrides.items() if k in values})
+    return values
+
+
+def attacks(world: World, rule, app) -> list[dict[str, str]]:
+    """The value sets org B's admin tries: org A's org with org A's ids; then, when the route names one of
+    org A's objects, org B's own org with org A's ids (the id swap), and for ?org= routes no org at all
+    (which falls back to the caller's only org, org B)."""
+    tries = [values_for(world, rule, app)]
+    if rule.arguments & ORG_A_OBJECTS:
+        tries.append(values_for(world, rule, app, org_slug=world.org_b.slug, org=world.org_b.slug))
+        if org_from_query(app, rule):
+            tries.append(values_for(world, rule, app, org=""))
+    return tries
+
+
+def send(client, rule, method: str, path: str, *, htmx: bool = False, headers: dict | None = None):
+    """One request the way the portal's own pages (forms, HTMX) or an API client would send it."""
+    headers = {**({"HX-Request": "true"} if htmx else {}), **(headers or {})}
+    if is_api(path):
+        body = JSON_BODIES.get(rule.endpoint) if method in WRITE_METHODS else None
+        if body:
+            return client.open(path, method=method, json=body, headers=headers)
+        return client.open(path, method=method, headers=headers)
+    if method == "GET":
+        return client.open(path, method=method, headers=headers)
+    return client.open(path, method=method, data=FORM_BODY, headers=headers)
+
+
+def db_snapshot() -> dict[str, list]:
+    """Every row of every table: equal snapshots prove that nothing was inserted, changed or deleted."""
+    db.session.expire_all()
+    return {t.name: sorted(map(repr, db.session.execute(select(t)).all())) for t in db.metadata.sorted_tables}
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return [name for name in before if before[name] != after[name]]
