@@ -277,9 +277,10 @@ def _known_event(name: str) -> Event:
 def render_for(org: Organization, event: Event, channel: str, data: dict, cache: dict | None = None) -> tuple[str, str]:
     """(subject, body) of the org's template for event and channel, rendered with data."""
     cache = {} if cache is None else cache
-    if (event.name, channel) not in cache:
-        cache[(event.name, channel)] = template_for(org, event, channel)[:2]
-    subject, body = cache[(event.name, channel)]
+    key = (org.id, event.name, channel)
+    if key not in cache:
+        cache[key] = template_for(org, event, channel)[:2]
+    subject, body = cache[key]
     try:
         return templating.render(subject, data), templating.render(body, data)
     except templating.TemplateProblem:
@@ -308,6 +309,14 @@ def notify(
     settings = _settings(org, user_ids)
     profiles = {p.user_id: p for p in db.session.scalars(select(NotificationProfile).where(NotificationProfile.user_id.in_(user_ids or [-1])))}
     now, cache, created, queued = utcnow(), {}, [], []
+    with db.session.no_autoflush:  # one flush at commit, not one per recipient
+        _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, created, queued)
+    db.session.commit()
+    _enqueue(queued)
+    return created
+
+
+def _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, created, queued) -> None:
     for person in people:
         values = {"org_name": org.name, "recipient_name": person.user.display_name if person.user else person.address, "url": "", **data}
         title, body = render_for(org, event, "in_app", values, cache)
@@ -324,9 +333,6 @@ def notify(
             db.session.add(delivery)
             if delivery.status == "queued":
                 queued.append(delivery)
-    db.session.commit()
-    _enqueue(queued)
-    return created
 
 
 def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, now) -> Delivery | None:

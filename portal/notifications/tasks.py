@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.infra import jobs
@@ -16,7 +17,7 @@ from portal.infra.sms import SMSError, send_sms
 from portal.models import utcnow
 from portal.notifications import service
 from portal.notifications.catalog import get_event
-from portal.notifications.models import Delivery
+from portal.notifications.models import Delivery, Notification
 from portal.tokens import external_url
 
 log = logging.getLogger(__name__)
@@ -49,21 +50,38 @@ def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
     outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(delivery_ids) - len(claimed)}
     if not claimed:
         return outcome
-    batch = list(db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.id)))
+    query = (
+        select(Delivery)
+        .where(Delivery.id.in_(claimed))
+        .order_by(Delivery.id)
+        .options(joinedload(Delivery.notification).joinedload(Notification.user), joinedload(Delivery.notification).joinedload(Notification.org))
+    )
+    batch = list(db.session.scalars(query).unique())
+    cache: dict = {}  # templates and link prefixes, shared by the batch
+    # This job owns the claimed rows, so commits need not expire and reload the batch each time.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        _send_all(batch, cache, outcome)
+    finally:
+        session.expire_on_commit = True
+    return outcome
+
+
+def _send_all(batch: list[Delivery], cache: dict, outcome: dict[str, int]) -> None:
     with mailer().connection() as send_email:
         for delivery in batch:
             try:
                 if delivery.channel == "email":
-                    delivery.provider_message_id = send_email(build_email(delivery))
+                    delivery.provider_message_id = send_email(build_email(delivery, cache))
                 else:
-                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery))
+                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery, cache))
             except (MailError, SMSError) as exc:
                 outcome[_failed(delivery, exc)] += 1
             else:
                 delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
                 outcome["sent"] += 1
             db.session.commit()  # one outcome at a time: a crash leaves at most one delivery "sending"
-    return outcome
 
 
 def _failed(delivery: Delivery, exc: MailError | SMSError) -> str:
@@ -85,15 +103,22 @@ def _values(delivery: Delivery) -> dict:
     return {"org_name": org.name, "recipient_name": name, "url": "", **note.data}
 
 
-def build_email(delivery: Delivery) -> Email:
+def _unsubscribe_url(token: str, cache: dict) -> str:
+    if "unsubscribe" not in cache:  # building a URL outside a request is costly: once per batch
+        cache["unsubscribe"] = external_url("notifications.unsubscribe", token="TOKEN")
+    return cache["unsubscribe"].replace("TOKEN", token)
+
+
+def build_email(delivery: Delivery, cache: dict | None = None) -> Email:
     """The multipart email for a delivery, with the org's template and an unsubscribe link for members."""
+    cache = {} if cache is None else cache
     note = delivery.notification
     org = note.org
     event = get_event(note.event)
-    subject, body = service.render_for(org, event, "email", _values(delivery))
+    subject, body = service.render_for(org, event, "email", _values(delivery), cache)
     headers, unsubscribe_url = {}, None
     if note.user is not None:
-        unsubscribe_url = external_url("notifications.unsubscribe", token=service.unsubscribe_token(org, note.user, event.name))
+        unsubscribe_url = _unsubscribe_url(service.unsubscribe_token(org, note.user, event.name), cache)
         headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     footer = f"\n\n--\nSent by {org.name} on VetrAI Portal."
     if unsubscribe_url:
@@ -109,9 +134,10 @@ def build_email(delivery: Delivery) -> Email:
     return Email([delivery.to_address], subject, body + footer, html, headers)
 
 
-def render_sms(delivery: Delivery) -> str:
+def render_sms(delivery: Delivery, cache: dict | None = None) -> str:
+    """The SMS text for a delivery, from the org's template."""
     note = delivery.notification
-    _, body = service.render_for(note.org, get_event(note.event), "sms", _values(delivery))
+    _, body = service.render_for(note.org, get_event(note.event), "sms", _values(delivery), cache)
     return body[:480]
 
 
