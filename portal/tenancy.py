@@ -28,8 +28,14 @@ def membership_for(user, org: Organization) -> Membership | None:
 
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
     """Load org by slug for the current user: 404 for non-members, 403 for a missing permission."""
-    org = db.session.scalar(select(Organization).filter_by(slug=slug))
-    membership = membership_for(current_user, org) if org is not None else None
+    # One query for both: the org and the caller's membership in it (an outer join keeps a found org
+    # distinguishable from none, though both answer 404).
+    row = db.session.execute(
+        select(Organization, Membership)
+        .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == current_user.id))
+        .where(Organization.slug == slug)
+    ).first()
+    org, membership = row if row is not None else (None, None)
     # An API key is bound to one organization: any other org looks like it does not exist.
     key_org_id = g.get("api_key_org_id")
     if membership is None or (key_org_id is not None and key_org_id != org.id):

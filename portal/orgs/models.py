@@ -32,8 +32,10 @@ class Membership(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
 
-    user: Mapped[User] = relationship(lazy="joined")
-    org: Mapped[Organization] = relationship(lazy="joined")
+    # Loaded where needed (contains_eager / joinedload): joining both on every membership query cost
+    # a join per row on the members page.
+    user: Mapped[User] = relationship()
+    org: Mapped[Organization] = relationship()
 
 
 class Invitation(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):

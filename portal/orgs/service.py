@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from portal.accounts.models import User
 from portal.audit import service as audit
@@ -59,6 +60,7 @@ def orgs_of(user: User) -> list[Membership]:
     query = (
         select(Membership)
         .join(Organization, Membership.org_id == Organization.id)
+        .options(contains_eager(Membership.org))
         .where(Membership.user_id == user.id)
         .order_by(Organization.name)
     )
@@ -67,7 +69,7 @@ def orgs_of(user: User) -> list[Membership]:
 
 def list_members(org: Organization, *, q: str = "", role: str = "", sort: str = "name", desc: bool = False, page: int = 1, per_page: int = 25) -> Page:
     """One page of members, filtered by a search over name and email and by role, sorted by a known column."""
-    query = scoped(Membership, org).join(User, Membership.user_id == User.id)
+    query = scoped(Membership, org).join(User, Membership.user_id == User.id).options(contains_eager(Membership.user))
     if q:
         like = f"%{q.strip().lower()}%"
         query = query.where(or_(func.lower(User.name).like(like), User.email.like(like)))
@@ -82,11 +84,19 @@ def count_members(org: Organization) -> int:
     return db.session.scalar(select(func.count()).select_from(scoped(Membership, org).subquery())) or 0
 
 
-def pending_invitations(org: Organization) -> list[Invitation]:
-    query = scoped(Invitation, org).where(
+def _pending(org: Organization):
+    return scoped(Invitation, org).where(
         Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()
     )
-    return list(db.session.scalars(query.order_by(Invitation.created_at.desc())))
+
+
+def pending_invitations(org: Organization) -> list[Invitation]:
+    """Invitations not yet accepted, withdrawn or expired, newest first."""
+    return list(db.session.scalars(_pending(org).order_by(Invitation.created_at.desc())))
+
+
+def count_pending_invitations(org: Organization) -> int:
+    return db.session.scalar(select(func.count()).select_from(_pending(org).subquery())) or 0
 
 
 def _check_role(role: str) -> None:

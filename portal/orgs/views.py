@@ -33,7 +33,7 @@ def new_org():
 @bp.get("/o/<org_slug>/")
 @org_required()
 def dashboard(org_slug: str):
-    stats = {"members": service.count_members(current_org), "invitations": len(service.pending_invitations(current_org))}
+    stats = {"members": service.count_members(current_org), "invitations": service.count_pending_invitations(current_org)}
     return render_template("orgs/dashboard.html", org=current_org, stats=stats, membership=current_membership)
 
 
