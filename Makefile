@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test worker lint bench browser-deps clean
+.PHONY: run test worker lint bench bench-core bench-notify browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev  ## benchmarks: figures with a baseline measured in the same run
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/notify_bench.py
+
+bench-core: $(VENV)/.dev
+	$(BIN)/python bench/run.py
+
+bench-notify: $(VENV)/.dev
+	$(BIN)/python bench/notify_bench.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
