@@ -14,7 +14,8 @@ from portal.roles import ROLE_LABELS, role_allows
 
 def render_page(page: str, fragment: str | None = None, **context) -> str:
     """The same URL answers an HTMX request with its fragment and a browser with the whole page."""
-    if fragment and htmx and not htmx.boosted:
+    # A history restore asks for the whole page even though htmx sends HX-Request.
+    if fragment and htmx and not htmx.boosted and not htmx.history_restore_request:
         return render_template(fragment, **context)
     return render_template(page, **context)
 
@@ -40,6 +41,13 @@ def can(permission: str) -> bool:
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
+
+    @app.after_request
+    def vary_on_htmx(response):
+        # The same URL answers a page or a fragment: caches must key on the header that decides.
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        return response
 
     @app.context_processor
     def navigation():

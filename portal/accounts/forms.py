@@ -46,4 +46,4 @@ class AcceptSignupForm(FlaskForm):
     """Sign-up from an invitation: the email is the invited one, so only name and password are asked."""
 
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    password = PasswordField("Password", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()], description="At least 10 characters, hard to guess.")

@@ -77,7 +77,6 @@ def invite(org_slug: str):
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Invitation sent to {invitation.email}.", "success")
             return render_page(
                 "orgs/invite_sent.html", "orgs/_invite_panel.html", org=current_org, invite_form=InviteForm(formdata=None),
                 invitations=service.pending_invitations(current_org), sent_to=invitation.email,
