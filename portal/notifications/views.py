@@ -74,15 +74,16 @@ def mark_all_read(org_slug: str):
 
 
 def _after_change(note):
-    """HTMX gets the changed row (or nothing, for a removed one) and a badge refresh; browsers a redirect."""
+    """HTMX gets the changed row (or nothing, for a removed one), the unread count out of band, and a
+    badge refresh; browsers a redirect."""
     if not request.headers.get("HX-Request"):
         return redirect(url_for("notifications.inbox", org_slug=current_org.slug), 303)
     headers = {"HX-Trigger": "notifications-changed"}
-    if note is None:
-        if request.endpoint == "notifications.mark_all_read":
-            return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
-        return "", 200, headers
-    return render_template("notifications/_item.html", org=current_org, n=note), 200, headers
+    if request.endpoint == "notifications.mark_all_read":
+        return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
+    body = render_template("notifications/_item.html", org=current_org, n=note) if note is not None else ""
+    count = render_template("notifications/_unread_count.html", oob=True, unread=service.unread_count(current_org, _me()))
+    return body + count, 200, headers
 
 
 # ---------------------------------------------------------------- preferences
