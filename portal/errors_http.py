@@ -35,8 +35,7 @@ def json_error(status: int, message: str, code: str | None = None, fields: dict 
 
 
 def _page(status: int, title: str, message: str):
-    template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
-    return render_template(template, status=status, title=title, message=message), status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
 def register(app: Flask) -> None:
