@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Response, abort, jsonify, redirect, url_for
+from flask import Response, abort, current_app, jsonify, redirect, url_for
 from flask_login import current_user
 from itsdangerous import BadSignature
 from sqlalchemy import text
@@ -23,8 +23,10 @@ def home():
     memberships = orgs_of(current_user)
     if memberships:
         return redirect(url_for("orgs.dashboard", org_slug=memberships[0].org.slug))
-    if current_user.platform_role:
+    if current_user.platform_role == "super_admin":
         return redirect(url_for("admin.index"))
+    if current_user.platform_role == "support_agent" and "support.queue" in current_app.view_functions:
+        return redirect(url_for("support.queue"))
     return redirect(url_for("orgs.new_org"))
 
 

@@ -10,3 +10,14 @@ def test_org_admin_sees_dashboard_and_members(client, login_as):
     assert "Smoke Org" in page.text
     members = client.get(f"/o/{org.slug}/members")
     assert admin.email in members.text
+
+
+def test_home_sends_each_kind_of_user_somewhere_they_may_go(client, login_as):
+    from tests.factories import UserFactory
+
+    login_as(UserFactory(platform_role="super_admin"))
+    assert client.get("/").headers["Location"] == "/admin/"
+    for role in ("support_agent", None):
+        login_as(UserFactory(platform_role=role))
+        target = client.get("/").headers["Location"]
+        assert client.get(target).status_code == 200, (role, target)
