@@ -48,13 +48,14 @@ class TwilioSMS:
             self.client.edge = None
         self.from_number = from_number
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, status_callback: str | None = None) -> str:
         from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
         if not is_e164(to):
             raise SMSError(f"{to!r} is not an E.164 phone number", permanent=True)
+        extra = {"status_callback": status_callback} if status_callback else {}
         try:
-            message = self.client.messages.create(to=to, from_=self.from_number, body=body)
+            message = self.client.messages.create(to=to, from_=self.from_number, body=body, **extra)
         except (TwilioRestException, TwilioServiceException) as exc:  # legacy and RFC 9457 error bodies
             # 4xx from Twilio (bad number, unsubscribed, bad credentials) will fail the same way again;
             # 429 and 5xx may not.
@@ -75,7 +76,7 @@ class ConsoleSMS:
     def __init__(self):
         self.outbox: deque[tuple[str, str]] = deque(maxlen=200)
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, status_callback: str | None = None) -> str:
         if not is_e164(to):
             raise SMSError(f"{to!r} is not an E.164 phone number", permanent=True)
         self.outbox.append((to, body))
@@ -93,6 +94,16 @@ def init_app(app: Flask) -> None:
     app.extensions["sms"] = adapter
 
 
-def send_sms(to: str, body: str) -> str:
-    """Send one SMS now; returns the provider's message id. Raises SMSError."""
-    return current_app.extensions["sms"].send(to, body)
+def send_sms(to: str, body: str, status_callback: str | None = None) -> str:
+    """Send one SMS now; returns the provider's message id. Raises SMSError.
+
+    `status_callback` is a URL the provider posts delivery reports to (Twilio's StatusCallback)."""
+    return current_app.extensions["sms"].send(to, body, status_callback)
+
+
+def verify_twilio_signature(url: str, params: dict, signature: str) -> bool:
+    """True when a webhook request really comes from Twilio (X-Twilio-Signature over URL and form)."""
+    from twilio.request_validator import RequestValidator
+
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    return bool(token) and RequestValidator(token).validate(url, params, signature)

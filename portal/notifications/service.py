@@ -473,6 +473,23 @@ def reconcile(overdue_seconds: int = 60, stuck_sending_seconds: int = 600) -> di
     return {"requeued": len(overdue), "failed_stuck": stuck}
 
 
+SMS_FINAL = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
+def record_sms_status(message_sid: str, status: str, error_code: str | None = None) -> Delivery | None:
+    """Apply a provider delivery report to the SMS delivery it is about; other statuses are ignored."""
+    delivery = db.session.scalar(select(Delivery).where(Delivery.channel == "sms", Delivery.provider_message_id == message_sid))
+    if delivery is None or status not in SMS_FINAL or delivery.status in ("delivered", "failed"):
+        return delivery
+    delivery.status = SMS_FINAL[status]
+    if delivery.status == "delivered":
+        delivery.delivered_at = utcnow()
+    else:
+        delivery.last_error = f"the carrier reported {status}" + (f" (Twilio error {error_code})" if error_code else "")
+    db.session.commit()
+    return delivery
+
+
 # ---------------------------------------------------------------- unsubscribe links
 
 

@@ -75,7 +75,7 @@ def _send_all(batch: list[Delivery], cache: dict, outcome: dict[str, int]) -> No
                 if delivery.channel == "email":
                     delivery.provider_message_id = send_email(build_email(delivery, cache))
                 else:
-                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery, cache))
+                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery, cache), _status_url(cache))
             except (MailError, SMSError) as exc:
                 outcome[_failed(delivery, exc)] += 1
             else:
@@ -101,6 +101,12 @@ def _values(delivery: Delivery) -> dict:
     org = note.org
     name = note.user.display_name if note.user else delivery.to_address
     return {"org_name": org.name, "recipient_name": name, "url": "", **note.data}
+
+
+def _status_url(cache: dict) -> str:
+    if "sms_status" not in cache:
+        cache["sms_status"] = external_url("notifications.twilio_status")
+    return cache["sms_status"]
 
 
 def _unsubscribe_url(token: str, cache: dict) -> str:

@@ -238,3 +238,22 @@ def unsubscribe(token: str):
         "notifications/preferences.html", org=org, matrix=service.preference_matrix(org, user), channels=CHANNELS,
         labels=CHANNEL_LABELS, profile=None, errors={}, form={}, token=token, highlight=event_name, who=user,
     )
+
+
+# ---------------------------------------------------------------- provider webhooks
+
+
+@bp.post("/webhooks/twilio/status")
+@csrf.exempt  # Twilio signs the request instead (X-Twilio-Signature)
+def twilio_status():
+    """Twilio's delivery reports: mark SMS deliveries delivered or failed."""
+    from flask import abort
+
+    from portal.infra.sms import verify_twilio_signature
+    from portal.tokens import external_url
+
+    # Twilio signs the URL it was given, which is built from BASE_URL (the proxy may change the host).
+    if not verify_twilio_signature(external_url("notifications.twilio_status"), request.form.to_dict(), request.headers.get("X-Twilio-Signature", "")):
+        abort(403)
+    service.record_sms_status(request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""), request.form.get("ErrorCode"))
+    return "", 204

@@ -125,3 +125,35 @@ def test_phone_verification_enables_sms(client, login_as, app, twilio):
     while time.monotonic() < deadline and not any(m["Body"] == "Ping: over SMS" for m in twilio.messages):
         time.sleep(0.05)
     assert any(m["Body"] == "Ping: over SMS" and m["To"] == "+14155550123" for m in twilio.messages)
+
+
+def test_twilio_delivery_reports_mark_sms_delivered_when_signed(client, login_as, app, twilio, wait_for_jobs):
+    import time
+
+    from twilio.request_validator import RequestValidator
+
+    from portal.notifications.models import Delivery
+
+    org = OrgFactory()
+    alice = member(org)
+    profile = service.profile_for(alice)
+    profile.phone, profile.phone_verified_at = "+14155550123", service.utcnow()
+    db.session.commit()
+    service.notify(org, [alice], "message", {"title": "Ping", "body": "pong"}, channels=["sms"])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not twilio.messages:
+        time.sleep(0.05)
+    sent = twilio.messages[-1]
+    assert sent["StatusCallback"] == "http://portal.test/webhooks/twilio/status"
+    wait_for_jobs()
+    report = {"MessageSid": sent["sid"], "MessageStatus": "delivered", "AccountSid": twilio.account_sid}
+    forged = client.post("/webhooks/twilio/status", data=report, headers={"X-Twilio-Signature": "bm90LXNpZ25lZA=="})
+    assert forged.status_code == 403
+    db.session.expire_all()
+    assert db.session.scalar(select(Delivery).filter_by(channel="sms")).status == "sent"
+    signature = RequestValidator(twilio.auth_token).compute_signature(sent["StatusCallback"], report)
+    ok = client.post("/webhooks/twilio/status", data=report, headers={"X-Twilio-Signature": signature})
+    assert ok.status_code == 204
+    db.session.expire_all()
+    delivered = db.session.scalar(select(Delivery).filter_by(channel="sms"))
+    assert delivered.status == "delivered" and delivered.delivered_at is not None

@@ -46,11 +46,13 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
     "orgs.new_org": (LOGIN, "creates a new org owned by the caller"),
     "api.me": (LOGIN, "the caller's own account and memberships"),
     "notifications.unsubscribe": (PUBLIC, "a signed unsubscribe token is the credential"),
+    "notifications.twilio_status": (PUBLIC, "Twilio's delivery reports, checked by X-Twilio-Signature"),
 }
 
 # Write routes that may skip the CSRF check, with why.
 CSRF_EXEMPT: dict[str, str] = {
     "notifications.unsubscribe": "mail clients' one-click POST (RFC 8058) carries no token; the signed link is the credential",
+    "notifications.twilio_status": "Twilio posts delivery reports without a CSRF token; its signature is checked instead",
 }
 
 
