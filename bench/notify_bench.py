@@ -158,6 +158,9 @@ def main() -> None:
         from portal.notifications import service
 
         app = create_app()
+        import logging
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         with app.app_context():
             org = seed(args.members)
             from portal.accounts.models import User
