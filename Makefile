@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test worker lint bench bench-core bench-notify browser-deps clean
+.PHONY: run test worker lint bench bench-core bench-notify bench-keys bench-workflows bench-support browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev  ## benchmarks: figures with a baseline measured in the same run
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/notify_bench.py
+	$(BIN)/python bench/keys_bench.py
+	$(BIN)/python bench/workflows_bench.py
+	$(BIN)/python bench/support_bench.py
+
+bench-keys: $(VENV)/.dev
+	$(BIN)/python bench/keys_bench.py
+
+bench-workflows: $(VENV)/.dev
+	$(BIN)/python bench/workflows_bench.py
+
+bench-support: $(VENV)/.dev
+	$(BIN)/python bench/support_bench.py
 
 bench-core: $(VENV)/.dev
 	$(BIN)/python bench/run.py

@@ -86,7 +86,7 @@ def register_blueprints(app: Flask) -> None:
     import importlib
     import importlib.util
 
-    domains = ("core", "accounts", "orgs", "audit", "admin", "notifications", "api")
+    domains = ("core", "accounts", "orgs", "audit", "admin", "notifications", "keys", "support", "workflows", "api")
     for name in domains:
         module = importlib.import_module(f"portal.{name}")
         importlib.import_module(f"portal.{name}.views")

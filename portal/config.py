@@ -121,4 +121,22 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # First retry delay of a failed notification delivery; each next one doubles.
         "NOTIFY_RETRY_BASE_SECONDS": float(env.get("NOTIFY_RETRY_BASE_SECONDS", "30")),
         "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+        # Support attachments: one file, and all of one ticket's files together (bytes).
+        "SUPPORT_MAX_FILE_BYTES": int(env.get("SUPPORT_MAX_FILE_BYTES") or 10 * 1024 * 1024),
+        "SUPPORT_MAX_TICKET_BYTES": int(env.get("SUPPORT_MAX_TICKET_BYTES") or 25 * 1024 * 1024),
+        "SUPPORT_DOWNLOAD_SECONDS": int(env.get("SUPPORT_DOWNLOAD_SECONDS") or 60),
+        # Workflows: the key that encrypts orgs' LLM API keys (SECRET_KEY when unset), limits and retention.
+        "WORKFLOW_SECRET_KEY": env.get("WORKFLOW_SECRET_KEY") or None,
+        "WORKFLOW_MAX_CONCURRENT_RUNS": int(env.get("WORKFLOW_MAX_CONCURRENT_RUNS") or 10),
+        "WORKFLOW_LIMIT_RETRY_SECONDS": float(env.get("WORKFLOW_LIMIT_RETRY_SECONDS") or 1),
+        "WORKFLOW_RUN_TIMEOUT": int(env.get("WORKFLOW_RUN_TIMEOUT") or 3600),
+        "WORKFLOW_HEARTBEAT_SECONDS": float(env.get("WORKFLOW_HEARTBEAT_SECONDS") or 5),
+        "WORKFLOW_HEARTBEAT_TIMEOUT": int(env.get("WORKFLOW_HEARTBEAT_TIMEOUT") or 30),
+        "WORKFLOW_MAX_RECOVERIES": int(env.get("WORKFLOW_MAX_RECOVERIES") or 2),
+        "WORKFLOW_REQUEUE_AFTER": int(env.get("WORKFLOW_REQUEUE_AFTER") or 300),
+        "WORKFLOW_RECURSION_LIMIT": int(env.get("WORKFLOW_RECURSION_LIMIT") or 100),
+        "WORKFLOW_LLM_TIMEOUT": float(env.get("WORKFLOW_LLM_TIMEOUT") or 60),
+        "WORKFLOW_RETENTION_DAYS": int(env.get("WORKFLOW_RETENTION_DAYS") or 30),
+        # Bearer token a Prometheus scraper sends to /metrics; unset: /metrics answers 404.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
     }

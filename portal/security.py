@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, flash, g, jsonify, redirect, request, url_for
 
 from portal.extensions import login_manager, talisman
 
@@ -39,10 +39,13 @@ def init_app(app: Flask) -> None:
         if wants_json():
             body = {"error": {"code": "unauthenticated", "message": "Log in or send an API key.", "fields": {}}}
             return jsonify(body), 401
+        flash(login_manager.login_message, login_manager.login_message_category)
         target = url_for("accounts.login", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request"):
             return "", 401, {"HX-Redirect": target}
         return redirect(target)
+
+    init_api_keys_and_csrf(app)
 
     production = app.config["PRODUCTION"]
     talisman.init_app(
@@ -55,3 +58,28 @@ def init_app(app: Flask) -> None:
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",
     )
+
+
+def init_api_keys_and_csrf(app: Flask) -> None:
+    """API keys authenticate /api/ requests (portal.keys.auth); CSRF protects every other write.
+
+    A key-authenticated request carries no cookie a browser could send on its own, so CSRF does not
+    apply to it; session requests stay CSRF-protected. This is Flask-WTF's documented pattern:
+    WTF_CSRF_CHECK_DEFAULT off, and csrf.protect() called here. The hook runs first, where
+    CSRFProtect's own check ran before.
+    """
+    from portal.extensions import csrf
+    from portal.keys import auth as key_auth
+
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    key_auth.init_app(app)
+
+    def authenticate_api_key_or_check_csrf():
+        refused = key_auth.before_request()
+        if refused is not None:
+            return refused
+        if g.api_key is None and app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)
+        return None
+
+    app.before_request_funcs.setdefault(None, []).insert(0, authenticate_api_key_or_check_csrf)

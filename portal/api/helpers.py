@@ -67,7 +67,8 @@ def api_org_required(permission: str = "org.view"):
                 return login_manager.unauthorized()
             key_org_id = g.get("api_key_org_id")
             if key_org_id is not None:
-                slug = db.session.get(Organization, key_org_id).slug
+                # ?org= naming another org than the key's is a 404 (resolve_org), never silently ignored
+                slug = request.args.get("org") or db.session.get(Organization, key_org_id).slug
             else:
                 slug = request.args.get("org")
                 if not slug:

@@ -82,8 +82,11 @@ def build_spec() -> dict:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "vtr_ API key",
+                           "description": "An API key: `Authorization: Bearer vtr_...`. Scopes: read (GET), write (create, update), admin (keys, members, billing, org settings)."},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The same API key in the X-API-Key header."},
             },
         },
-        "security": [{"session": [], "csrf": []}],
+        "security": [{"session": [], "csrf": []}, {"bearer": []}, {"apiKey": []}],
         "paths": paths,
     }

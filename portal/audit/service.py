@@ -26,6 +26,11 @@ ACTIONS = (
     "org.restored",
     "user.suspended",
     "user.restored",
+    "key.created",
+    "key.updated",
+    "key.rotated",
+    "key.revoked",
+    "key.policy_changed",
 )
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.keys.service import create_key
 from portal.models import utcnow
 from portal.notifications.models import Delivery, Notification
 from portal.orgs.models import Invitation, Membership
@@ -18,7 +19,7 @@ from .routes import World
 
 @pytest.fixture
 def world(app) -> World:
-    """Org A with an admin, a member, a pending invitation, a notification and a failed delivery; org B with its own admin and member."""
+    """Org A with an admin, a member, a pending invitation, a notification, a failed delivery and an API key; org B with its own admin and member."""
     org_a = OrgFactory(name="Acme Secret Labs", slug="acme-secret")
     admin_a = member(org_a, "org_admin", email="boss@acme.test")
     member_a = member(org_a, "user", email="alice@acme.test", name="Alice Acme")
@@ -38,4 +39,5 @@ def world(app) -> World:
     admin_b = member(org_b, "org_admin", email="mallory@bravo.test")
     member(org_b, "user")
     membership_b = db.session.scalar(select(Membership).filter_by(org_id=org_b.id, user_id=admin_b.id))
-    return World(org_a, admin_a, member_a, membership_a, invitation_a, notification_a, delivery_a, org_b, admin_b, membership_b)
+    key_a, _secret = create_key(org_a, membership_a, name="Acme deploy key", scopes=["read", "write"])
+    return World(org_a, admin_a, member_a, membership_a, invitation_a, notification_a, delivery_a, org_b, admin_b, membership_b, key_a)

@@ -17,6 +17,7 @@ from portal.orgs.models import Invitation, Membership, Organization
 ORG_ARGUMENT = "org_slug"
 ORG_QUERY = "org"  # /api/v1 routes without an org in the path take it from the API key or ?org=<slug>
 PLATFORM_PREFIX = "/admin/"
+PLATFORM_PREFIXES = (PLATFORM_PREFIX, "/support/")  # /support/: the agents' cross-org queue (platform.support)
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PUBLIC = "public"  # answers anyone, logged in or not
@@ -47,6 +48,8 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
     "api.me": (LOGIN, "the caller's own account and memberships"),
     "notifications.unsubscribe": (PUBLIC, "a signed unsubscribe token is the credential"),
     "notifications.twilio_status": (PUBLIC, "Twilio's delivery reports, checked by X-Twilio-Signature"),
+    "workflows.prometheus": (PUBLIC, "platform-wide workflow totals for a scraper with METRICS_TOKEN; 404 without it"),
+    "keys.static": (PUBLIC, "the keys pages' copy-button script and styles"),
 }
 
 # Write routes that may skip the CSRF check, with why.
@@ -70,6 +73,28 @@ class World:
     org_b: Organization
     admin_b: object
     membership_b: Membership
+    key_a: object = None  # an API key of member_a (portal.keys)
+    workflow_a: object = None  # a workflow of org A and a finished run of it (portal.workflows), made below
+    run_a: object = None
+
+    def __post_init__(self):
+        # Org A's support ticket (with an attachment) and a saved view, made with the rest of the world so that
+        # the walks' before/after snapshots include them.
+        self._support = _make_support_a(self)
+        if self.workflow_a is None:  # likewise org A's workflow and a finished run of it
+            self.workflow_a, self.run_a = _make_workflow_a(self)
+
+
+def _make_workflow_a(world: World) -> tuple:
+    from portal.workflows.models import WorkflowRun
+    from portal.workflows.service import create_from_starter, latest
+
+    workflow = create_from_starter(world.org_a, "greeting", world.admin_a)
+    run = WorkflowRun(org_id=world.org_a.id, workflow_id=workflow.id, version_id=latest(workflow).id,
+                      created_by_id=world.member_a.id, status="succeeded", input={"name": "Acme"})
+    db.session.add(run)
+    db.session.commit()
+    return workflow, run
 
 
 # {URL argument: org A's value}. A route argument missing here fails the coverage test.
@@ -79,6 +104,13 @@ ORG_A_VALUES: dict[str, Callable[[World], str]] = {
     "invitation_id": lambda w: w.invitation_a.public_id,
     "notification_id": lambda w: w.notification_a.public_id,
     "delivery_id": lambda w: w.delivery_a.public_id,
+    "key_id": lambda w: w.key_a.public_id,
+    "workflow_id": lambda w: w.workflow_a.public_id,
+    "run_id": lambda w: w.run_a.public_id,
+    "job_id": lambda w: w.run_a.public_id,
+    "ticket_id": lambda w: _support_a(w)["ticket"],
+    "attachment_id": lambda w: _support_a(w)["attachment"],
+    "view_id": lambda w: _support_a(w)["view"],
     # keys that name a thing every org has (not org A's object): only org A's slug makes them org A's
     "event_name": lambda w: "member.invited",
     "channel": lambda w: "email",
@@ -91,7 +123,7 @@ ORG_A_VALUES: dict[str, Callable[[World], str]] = {
 }
 
 # The arguments above that name one of org A's objects: these are also tried under org B's own slug.
-ORG_A_OBJECTS = {"membership_id", "invitation_id", "notification_id", "delivery_id"}
+ORG_A_OBJECTS = {"membership_id", "invitation_id", "notification_id", "delivery_id", "key_id", "ticket_id", "attachment_id", "workflow_id", "run_id", "job_id"}
 
 # What a write sends, so that a missing check would really change something.
 FORM_BODY = {"email": "intruder@example.test", "role": "org_admin", "name": "Hijacked", "suspended": "1"}
@@ -102,11 +134,38 @@ JSON_BODIES: dict[str, dict] = {
     "api.update_member": {"role": "org_admin"},
     "api.read_notification": {"read": True},
     "api.send": {"to": ["alice@acme.test"], "event": "message", "title": "Phishing", "body": "click here"},
+    "api.create_key": {"name": "Intruder", "scopes": ["read", "write", "admin"]},
+    "api.update_key": {"name": "Hijacked", "scopes": ["read", "write", "admin"], "rate_limit": 100000},
+    "api.rotate_key": {"grace_period": 0},
+    "api.update_workflow_definition": {"name": "Hijacked", "nodes": [{"id": "a", "type": "transform", "config": {"set": {"x": "1"}}}],
+                                       "edges": [{"from": "START", "to": "a"}, {"from": "a", "to": "END"}]},
+    "api.approve_workflow_run": {"approved": True},
+    "api.update_ticket": {"status": "closed", "category": "billing"},
+    "api.create_comment": {"body": "Intruder reply", "internal": False},
 }
 
 
 def is_platform(rule) -> bool:
-    return rule.rule.startswith(PLATFORM_PREFIX)
+    return rule.rule.startswith(PLATFORM_PREFIXES)
+
+
+_PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def _make_support_a(world: World) -> dict:
+    """Org A's ticket (filed by member_a) with an attachment, and a saved view (portal.support)."""
+    from portal.support import service as support
+
+    ticket = support.create_ticket(world.org_a, world.member_a, subject="Acme secret outage", body="Acme secret details",
+                                   files=[("shot.png", _PNG)])
+    attachment = support.attachments(ticket, for_agent=False)[0]
+    view = support.save_view(world.admin_a, "Acme view", "status=open")
+    return {"ticket": ticket.public_id, "attachment": attachment.public_id, "view": view.public_id}
+
+
+def _support_a(world: World) -> dict:
+    return world._support
 
 
 def _guards(app, rule) -> set[str]:

@@ -164,9 +164,9 @@ def test_the_coverage_check_names_what_to_add_for_a_new_uncovered_route():
     from flask import Flask
 
     new = Flask(__name__)
-    new.add_url_rule("/o/<org_slug>/tickets/<ticket_id>", "support.ticket", lambda **kw: "")
+    new.add_url_rule("/o/<org_slug>/widgets/<widget_id>", "widgets.show", lambda **kw: "")
     new.add_url_rule("/reports", "reports.index", lambda: "")
     problems = "\n".join(coverage_problems(new))
-    assert "takes <ticket_id>, which ORG_A_VALUES in tests/security/routes.py does not know" in problems
+    assert "takes <widget_id>, which ORG_A_VALUES in tests/security/routes.py does not know" in problems
     assert '"reports.index": (PUBLIC or LOGIN' in problems
     assert "lists accounts.login, which is no longer a route" in problems

@@ -1,0 +1,193 @@
+"""Workflows benchmark: 1,000 runs of a 3-node workflow (no LLM) on 2 RQ workers, next to no-op RQ jobs on
+the same workers in the same run.
+
+It starts the real stack on this machine and removes it at the end: a fresh PostgreSQL database, a flushed
+Redis database and two `flask worker` processes. Then, for no-op jobs and for workflow runs alike:
+
+1. saturated: enqueue N at once, time until all are done → per second; enqueue-to-start latency p50/p95
+   (this includes the time spent waiting behind the rest of the batch);
+2. paced: enqueue one every --interval seconds (below capacity) → enqueue-to-start latency p50/p95, the
+   dispatch latency a single caller sees.
+
+A workflow run is committed, then enqueued; its latency is started_at - enqueued_at from its row. A no-op
+job records (start - enqueue) in Redis. The issue aims for >= 0.5x the no-op rate and p50 <= 50 ms.
+Run: `.venv/bin/python bench/workflows_bench.py [--runs 1000] [--paced 200]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+LATENCY_KEY = "vetrai:bench:noop-latency"
+sys.path.insert(0, str(ROOT))
+
+DEFINITION = {
+    "name": "Bench three steps",
+    "nodes": [
+        {"id": "a", "type": "transform", "config": {"set": {"a": "{{ input.n }}"}}},
+        {"id": "b", "type": "transform", "config": {"set": {"b": "{{ state.a }}-b"}}},
+        {"id": "c", "type": "transform", "config": {"set": {"c": "{{ state.b | upper }}"}}},
+    ],
+    "edges": [{"from": "START", "to": "a"}, {"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "END"}],
+}
+
+
+def noop(enqueued_at: float) -> None:
+    """The baseline job: records its enqueue-to-start latency and does nothing else."""
+    from flask import current_app
+
+    current_app.extensions["jobs"].redis.rpush(LATENCY_KEY, time.time() - enqueued_at)
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def noop_phase(redis, count: int, interval: float) -> dict:
+    from portal.infra.jobs import enqueue
+
+    redis.delete(LATENCY_KEY)
+    start = time.perf_counter()
+    for _ in range(count):
+        enqueue("bench.workflows_bench.noop", time.time())
+        if interval:
+            time.sleep(interval)
+    wait_until(lambda: redis.llen(LATENCY_KEY) >= count, 600, "the no-op jobs")
+    elapsed = time.perf_counter() - start
+    lat = [float(x) * 1000 for x in redis.lrange(LATENCY_KEY, 0, -1)]
+    return {"count": count, "seconds": round(elapsed, 2), "per_s": round(count / elapsed, 1), "p50_ms": round(pct(lat, 0.5), 1), "p95_ms": round(pct(lat, 0.95), 1)}
+
+
+def workflow_phase(org, user, wf_id: str, count: int, interval: float) -> dict:
+    from portal.extensions import db
+    from portal.workflows import service
+    from portal.workflows.models import WorkflowRun
+
+    first = db.session.scalar(text("SELECT coalesce(max(id), 0) FROM workflow_run"))
+    start = time.perf_counter()
+    for i in range(count):
+        service.start_run(org, wf_id, {"n": i}, "default", user)
+        if interval:
+            time.sleep(interval)
+
+    def done() -> int:
+        db.session.rollback()
+        return db.session.scalar(text("SELECT count(*) FROM workflow_run WHERE id > :f AND status IN ('succeeded', 'failed')"), {"f": first})
+
+    wait_until(lambda: done() >= count, 1200, "the workflow runs")
+    elapsed = time.perf_counter() - start
+    rows = db.session.execute(db.select(WorkflowRun.status, WorkflowRun.enqueued_at, WorkflowRun.started_at).where(WorkflowRun.id > first)).all()
+    failed = sum(1 for r in rows if r.status != "succeeded")
+    lat = [(r.started_at - r.enqueued_at).total_seconds() * 1000 for r in rows]
+    return {"count": count, "failed": failed, "seconds": round(elapsed, 2), "per_s": round(count / elapsed, 1),
+            "p50_ms": round(pct(lat, 0.5), 1), "p95_ms": round(pct(lat, 0.95), 1), "mean_ms": round(statistics.fmean(lat), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--paced", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between paced enqueues")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    db_name = f"vetrai_wf_bench_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{db_name}",
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": secrets.token_hex(16),
+        "BASE_URL": "http://bench.test",
+        "VETRAI_ENV": "development",
+        "WORKFLOW_MAX_CONCURRENT_RUNS": "1000",
+        "PYTHONPATH": str(ROOT),
+    }
+    os.environ.update(env)
+    workers: list[subprocess.Popen] = []
+    results: dict = {"runs": args.runs, "paced": args.paced, "interval_s": args.interval, "workers": args.workers}
+    try:
+        import redis as redis_lib
+
+        redis = redis_lib.Redis.from_url(REDIS_URL)
+        redis.flushdb()
+        subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+        from portal import create_app
+        from portal.workflows import service
+        from tests.factories import OrgFactory, member
+
+        app = create_app()
+        with app.app_context():
+            org = OrgFactory(slug="bench", name="Bench Org")
+            user = member(org, "org_admin")
+            wf = service.create_workflow(org, DEFINITION, user)
+            workers = [
+                subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(args.workers)
+            ]
+            from rq import Worker
+
+            wait_until(lambda: Worker.count(connection=redis) >= args.workers, 60, "the workers to start")
+            workflow_phase(org, user, wf.public_id, 20, 0)  # warm-up: imports, compiled graph, checkpointer tables
+            noop_phase(redis, 50, 0)
+            results["noop_saturated"] = noop_phase(redis, args.runs, 0)
+            results["workflow_saturated"] = workflow_phase(org, user, wf.public_id, args.runs, 0)
+            results["noop_paced"] = noop_phase(redis, args.paced, args.interval)
+            results["workflow_paced"] = workflow_phase(org, user, wf.public_id, args.paced, args.interval)
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                w.wait(20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        admin.dispose()
+
+    ns, ws = results["noop_saturated"], results["workflow_saturated"]
+    npc, wpc = results["noop_paced"], results["workflow_paced"]
+    results["ratio_runs_per_s"] = round(ws["per_s"] / ns["per_s"], 3)
+    print(f"\n{args.runs:,} runs of a 3-node workflow vs no-op RQ jobs, {args.workers} workers (PostgreSQL, Redis)\n")
+    print(f"{'':24} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'no-op jobs, saturated':24} {ns['per_s']:>8} {ns['p50_ms']:>8} {ns['p95_ms']:>8}")
+    print(f"{'workflow runs, saturated':24} {ws['per_s']:>8} {ws['p50_ms']:>8} {ws['p95_ms']:>8}   ({ws['failed']} failed)")
+    print(f"{'no-op jobs, paced':24} {npc['per_s']:>8} {npc['p50_ms']:>8} {npc['p95_ms']:>8}")
+    print(f"{'workflow runs, paced':24} {wpc['per_s']:>8} {wpc['p50_ms']:>8} {wpc['p95_ms']:>8}   ({wpc['failed']} failed)")
+    print(f"\nruns per second vs no-op: {results['ratio_runs_per_s']}x (target >= 0.5); paced enqueue-to-start p50 {wpc['p50_ms']} ms (target <= 50)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"workflows-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""API key authentication on /api/: `Authorization: Bearer vtr_...` or `X-API-Key: vtr_...`.
+
+The hot path makes no database query: the format and checksum are checked offline, the SHA-256 of the
+key is looked up in a bounded in-process cache, and the Redis round trip of the rate limiter (at most
+one a request; busy keys spend tokens leased for 0.2 s, see portal.keys.runtime) also returns the
+key-change epoch, which says whether the cached entry may be stale. A commit that changes a key, its
+owner, its owner's membership or its org bumps the epoch (SQLAlchemy session events below): the
+committing process forgets its cache at once, every other process within 0.2 s. Without Redis (one
+process) cached entries live one second; with Redis, 60 seconds as a backstop for changes made
+outside the ORM.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from itertools import chain
+
+from flask import Flask, current_app, g, has_app_context, request
+from sqlalchemy import and_, event, inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from portal.accounts.models import User
+from portal.errors_http import json_error
+from portal.extensions import db, login_manager
+from portal.keys import tokens
+from portal.keys.models import ApiKey, ApiKeySecret
+from portal.keys.runtime import Decision, make_backend
+from portal.keys.scopes import required_scope
+from portal.orgs.models import Membership, Organization
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 10_000
+SHARED_TTL = 60.0  # with Redis the epoch announces changes; the TTL only backs it up
+LOCAL_TTL = 1.0  # without a shared epoch (or while Redis is unreachable): a revoke is seen within 1 s
+NEGATIVE_TTL = 30.0  # unknown keys: remembered briefly, so a flood of made-up keys stays off the database
+
+_USER_COLUMNS = [attr.key for attr in inspect(User).column_attrs]
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    """What authenticating a key needs, loaded in one query and cached by the key's SHA-256."""
+
+    secret_hash: str
+    key_pk: int
+    public_id: str
+    org_id: int
+    user_id: int
+    scopes: frozenset[str]
+    rate_limit: int
+    expires_at: float | None
+    secret_expires_at: float | None  # a rotated-out secret's grace end
+    revoked: bool
+    owner_problem: str | None  # why the key is suspended now: its owner or its org is
+    owner_gone: bool  # the owner is no longer a member of the key's org
+    user: dict = field(repr=False)
+    loaded_at: float = 0.0
+    epoch: int | None = None
+
+    def problem(self, now: float) -> tuple[int, str, str] | None:
+        """(status, code, message) when the key must be refused at time now."""
+        if self.revoked:
+            return 401, "revoked_key", "This API key was revoked."
+        if self.owner_gone:
+            return 401, "revoked_key", "This API key's owner is no longer a member of its organization."
+        if self.expires_at is not None and self.expires_at <= now:
+            return 401, "expired_key", "This API key has expired."
+        if self.secret_expires_at is not None and self.secret_expires_at <= now:
+            return 401, "expired_key", "This API key was rotated and its grace period has ended: use the new key."
+        if self.owner_problem:
+            return 403, "key_suspended", self.owner_problem
+        return None
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    loaded_at: float
+    epoch: int | None
+
+
+class KeyCache:
+    """A bounded LRU of CachedKey (and unknown hashes) by SHA-256, safe across threads."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[str, CachedKey | _Unknown] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, secret_hash: str) -> CachedKey | _Unknown | None:
+        with self._lock:
+            item = self._items.get(secret_hash)
+            if item is not None:
+                self._items.move_to_end(secret_hash)
+            return item
+
+    def put(self, secret_hash: str, item: CachedKey | _Unknown) -> None:
+        with self._lock:
+            self._items[secret_hash] = item
+            self._items.move_to_end(secret_hash)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _ts(value) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def load_key(secret_hash: str) -> CachedKey | None:
+    """One query: the secret, its key, the key's org, the owner and the owner's membership."""
+    user_cols = [getattr(User, name).label(f"user__{name}") for name in _USER_COLUMNS]
+    query = (
+        select(
+            ApiKeySecret.secret_hash, ApiKeySecret.expires_at.label("secret_expires_at"), ApiKey.id, ApiKey.public_id,
+            ApiKey.org_id, ApiKey.user_id, ApiKey.scopes, ApiKey.rate_limit, ApiKey.expires_at, ApiKey.revoked_at,
+            Organization.is_suspended.label("org_suspended"), Membership.role, *user_cols,
+        )
+        .join(ApiKey, ApiKeySecret.key_id == ApiKey.id)
+        .join(Organization, ApiKey.org_id == Organization.id)
+        .join(User, ApiKey.user_id == User.id)
+        .outerjoin(Membership, and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.user_id))
+        .where(ApiKeySecret.secret_hash == secret_hash)
+    )
+    row = db.session.execute(query).mappings().first()
+    if row is None:
+        return None
+    user = {name: row[f"user__{name}"] for name in _USER_COLUMNS}
+    owner_problem = None
+    if user["is_suspended"]:
+        owner_problem = "This API key's owner is suspended."
+    elif row["org_suspended"]:
+        owner_problem = "This API key's organization is suspended. Contact the platform's support."
+    return CachedKey(
+        secret_hash=row["secret_hash"], key_pk=row["id"], public_id=row["public_id"], org_id=row["org_id"],
+        user_id=row["user_id"], scopes=frozenset(row["scopes"] or ()), rate_limit=row["rate_limit"],
+        expires_at=_ts(row["expires_at"]), secret_expires_at=_ts(row["secret_expires_at"]),
+        revoked=row["revoked_at"] is not None, owner_problem=owner_problem, owner_gone=row["role"] is None, user=user,
+    )
+
+
+def attach_user(columns: dict) -> User:
+    """Make the user with these column values current_user for this request, without a query: the
+    instance joins the request's session as if it had been loaded (it is not written back unless changed)."""
+    user = User(**columns)
+    make_transient_to_detached(user)
+    user = db.session.merge(user, load=False)
+    login_manager._update_request_context_with_user(user)
+    return user
+
+
+def presented_key() -> str | None:
+    """The key in `Authorization: Bearer ...` or `X-API-Key`, or None when the request sends neither."""
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip()
+    value = request.headers.get("X-API-Key")
+    return value.strip() if value is not None else None
+
+
+def _refuse(status: int, code: str, message: str, headers: dict | None = None):
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{code}"'
+    return json_error(status, message, code, headers=headers)
+
+
+class KeyAuth:
+    """This app's key cache and backend (app.extensions["keys"])."""
+
+    def __init__(self, app: Flask):
+        self.backend = make_backend(app.config.get("REDIS_URL"))
+        self.cache = KeyCache(app.config.get("API_KEY_CACHE_SIZE", CACHE_SIZE))
+        self.ttl = SHARED_TTL if self.backend.shared else LOCAL_TTL
+        self.epoch_seen: int | None = None
+        self._lock = threading.Lock()
+        self._skip_redis_until = 0.0  # after a Redis failure: fail open without waiting on it for a second
+        self._warned_at = 0.0
+
+    def _warn(self, message: str) -> None:
+        """Log a Redis problem at most every 10 s (not on every request of an outage)."""
+        now = time.monotonic()
+        if now - self._warned_at >= 10:
+            self._warned_at = now
+            log.warning(message, exc_info=True)
+
+    # ---------------------------------------------------------------- cache and epoch
+
+    def observe(self, epoch: int) -> None:
+        """An epoch from Redis: a new one means some key changed somewhere, so drop every cached entry."""
+        if epoch != self.epoch_seen:
+            with self._lock:
+                if epoch != self.epoch_seen:
+                    self.epoch_seen = epoch
+                    self.cache.clear()
+                    self.backend.drop_leases()
+
+    def changed(self) -> None:
+        """A commit in this process changed keys or their owners: forget them here, tell the others."""
+        self.cache.clear()
+        self.backend.drop_leases()
+        try:
+            epoch = self.backend.bump_epoch()
+        except Exception:  # noqa: BLE001 - Redis down: other processes fall back to the 1 s TTL meanwhile
+            self._warn("could not bump the API key epoch in Redis")
+            return
+        with self._lock:
+            self.epoch_seen = epoch
+
+    def lookup(self, secret_hash: str, now: float) -> CachedKey | None:
+        """The key for this hash: from the cache while fresh, else from the database (then cached)."""
+        item = self.cache.get(secret_hash)
+        if item is not None and item.epoch == self.epoch_seen:
+            age = now - item.loaded_at
+            if isinstance(item, _Unknown) and age < NEGATIVE_TTL:
+                return None
+            if isinstance(item, CachedKey) and age < self.ttl:
+                return item
+        return self._load(secret_hash, now)
+
+    def _load(self, secret_hash: str, now: float) -> CachedKey | None:
+        epoch = self.epoch_seen  # read before the query: a change committed meanwhile shows a newer epoch
+        found = load_key(secret_hash)
+        if found is None:
+            self.cache.put(secret_hash, _Unknown(now, epoch))
+            return None
+        found = replace(found, loaded_at=now, epoch=epoch)
+        self.cache.put(secret_hash, found)
+        return found
+
+    # ---------------------------------------------------------------- the request
+
+    def authenticate(self, raw: str):
+        """Authenticate raw for this request; an error response, or None with current_user set."""
+        now = time.time()
+        if not tokens.well_formed(raw):
+            return _refuse(401, "invalid_key", "The API key is not valid. Check that it was copied whole.")
+        secret_hash = tokens.digest(raw)
+        entry = self.lookup(secret_hash, now)
+        if entry is None or not hmac.compare_digest(entry.secret_hash, secret_hash):
+            return _refuse(401, "invalid_key", "The API key is not valid.")
+        decision: Decision | None = None
+        if not entry.revoked:  # a revoke is final: no need to ask Redis
+            if time.monotonic() >= self._skip_redis_until:
+                try:
+                    decision = self.backend.hit(entry.public_id, entry.rate_limit)
+                except Exception:  # noqa: BLE001 - fail open on a Redis outage, but trust the cache for 1 s only
+                    self._skip_redis_until = time.monotonic() + 1.0
+                    self._warn("API key rate limiter unavailable (Redis); letting requests through meanwhile")
+            if decision is not None and decision.epoch is not None:
+                if decision.fresh:  # straight from Redis (not from a lease): the current epoch
+                    self.observe(decision.epoch)
+                if entry.epoch != self.epoch_seen:
+                    entry = self._load(secret_hash, now)
+            elif now - entry.loaded_at >= LOCAL_TTL:
+                entry = self._load(secret_hash, now)
+            if entry is None:
+                return _refuse(401, "invalid_key", "The API key is not valid.")
+        g.api_key_hit = (entry, decision)  # after_request adds the RateLimit-* headers and counts the request
+        problem = entry.problem(now)
+        if problem is not None:
+            return _refuse(*problem)
+        if decision is not None and not decision.allowed:
+            return json_error(429, f"This key's rate limit is {entry.rate_limit} requests a minute. Retry after the Retry-After seconds.", "rate_limited")
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is not None:
+            needed = required_scope(view, request.method)
+            if needed not in entry.scopes:
+                return json_error(403, f"This API key lacks the '{needed}' scope this endpoint needs.", "insufficient_scope", {"scope": needed})
+        # A key is bound to its organization: platform roles never come with it.
+        attach_user({**entry.user, "platform_role": None})
+        g.api_key = entry
+        g.api_key_org_id = entry.org_id
+        self.backend.usage.used(entry.public_id, now, request.remote_addr or "")
+        return None
+
+    def after_request(self, response):
+        """RateLimit-* headers on every answer to a key, and the request counted for its usage."""
+        hit = g.get("api_key_hit")
+        if hit is None:
+            return response
+        entry, decision = hit
+        if decision is not None:
+            response.headers.extend(decision.headers())  # not set before: extend skips set()'s search
+        rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+        status = response.status_code
+        outcome = "429" if status == 429 else "5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"
+        self.backend.usage.add(entry.public_id, _utc_day(), f"{request.method} {rule}", outcome)
+        self.backend.record()
+        return response
+
+
+_day_cache: tuple[int, str] = (-1, "")
+
+
+def _utc_day() -> str:
+    """Today's UTC date as YYYY-MM-DD, formatted once a day."""
+    global _day_cache
+    number = int(time.time() // 86_400)
+    if _day_cache[0] != number:
+        _day_cache = (number, time.strftime("%Y-%m-%d", time.gmtime(number * 86_400)))
+    return _day_cache[1]
+
+
+def runtime() -> KeyAuth:
+    """The current app's key authentication state."""
+    return current_app.extensions["keys"]
+
+
+def before_request():
+    """For /api/ requests that send a key: authenticate it (an error response, or None)."""
+    g.api_key = None
+    if not request.path.startswith("/api/"):
+        return None
+    raw = presented_key()
+    if raw is None:
+        return None
+    return runtime().authenticate(raw)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["keys"] = KeyAuth(app)
+    app.after_request(lambda response: app.extensions["keys"].after_request(response))
+
+
+# ---------------------------------------------------------------- epoch bumps after commits that matter
+
+_USER_FIELDS = frozenset({"is_suspended", "platform_role", "email", "name", "timezone", "email_verified_at", "password_hash", "session_token"})
+_KEY_BOOKKEEPING = frozenset({"last_used_at", "last_used_ip", "expiry_notice_days", "updated_at"})
+
+
+def _changed(obj, names) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _affects_keys(obj, new_or_deleted: bool) -> bool:
+    if isinstance(obj, ApiKeySecret | Membership):
+        return True
+    if isinstance(obj, ApiKey):
+        return new_or_deleted or _changed(obj, {a.key for a in inspect(ApiKey).column_attrs} - _KEY_BOOKKEEPING)
+    if isinstance(obj, Organization):
+        return new_or_deleted or _changed(obj, {"is_suspended"})
+    if isinstance(obj, User):
+        return new_or_deleted or _changed(obj, _USER_FIELDS)
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _note_key_changes(session, _flush_context) -> None:
+    if session.info.get("keys_changed"):
+        return
+    for obj in chain(session.new, session.deleted):
+        if _affects_keys(obj, True):
+            session.info["keys_changed"] = True
+            return
+    for obj in session.dirty:
+        if _affects_keys(obj, False):
+            session.info["keys_changed"] = True
+            return
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_key_changes(session) -> None:
+    if session.info.pop("keys_changed", False) and has_app_context() and "keys" in current_app.extensions:
+        current_app.extensions["keys"].changed()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_key_changes(session) -> None:
+    session.info.pop("keys_changed", None)

@@ -1,0 +1,78 @@
+"""`flask keys create|revoke|flush-usage`: key management from a shell (provisioning, break-glass)."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from portal.keys import bp
+
+
+def _org(slug: str):
+    from portal.extensions import db
+    from portal.orgs.models import Organization
+
+    org = db.session.scalar(select(Organization).filter_by(slug=slug))
+    if org is None:
+        raise click.ClickException(f"No organization with the slug {slug!r}.")
+    return org
+
+
+@bp.cli.command("create")
+@click.option("--org", "slug", required=True, help="The organization's slug")
+@click.option("--email", required=True, help="The owner: a member of the organization")
+@click.option("--scopes", default="read", show_default=True, help="Comma-separated: read,write,admin")
+@click.option("--name", required=True, help="What the key is for")
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None, help="Expiry (UTC)")
+@click.option("--rate-limit", type=int, default=None, help="Requests a minute")
+def create_command(slug: str, email: str, scopes: str, name: str, expires, rate_limit: int | None):
+    """Create a key; the full key is the last line of the output (it is never shown again)."""
+    from portal.errors import ServiceError
+    from portal.keys import service
+
+    org = _org(slug)
+    member = service.membership_of(org, email)
+    if member is None:
+        raise click.ClickException(f"{email} is not a member of {slug}.")
+    try:
+        key, secret = service.create_key(org, member, name=name, scopes=scopes, expires_at=expires, rate_limit=rate_limit)
+    except ServiceError as exc:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message) from exc
+    click.echo(f"Created {key.public_id} ({key.name}) for {member.user.email} in {org.slug}, scopes {','.join(key.scopes)}"
+               + (f", expires {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else "") + ".")
+    click.echo("Store this key now; it is not shown again:")
+    click.echo(secret)
+
+
+@bp.cli.command("revoke")
+@click.option("--org", "slug", required=True)
+@click.argument("key_id")
+def revoke_command(slug: str, key_id: str):
+    """Revoke a key by id (key_...)."""
+    from portal.extensions import db
+    from portal.keys import service
+    from portal.keys.models import ApiKey
+    from portal.orgs.models import Membership
+    from portal.tenancy import scoped
+
+    org = _org(slug)
+    key = db.session.scalar(scoped(ApiKey, org).where(ApiKey.public_id == key_id))
+    if key is None:
+        raise click.ClickException(f"No key {key_id} in {slug}.")
+    owner = db.session.scalar(select(Membership).filter_by(org_id=org.id, user_id=key.user_id))
+    if owner is None:  # the owner left: revoke it directly
+        from portal.models import utcnow
+
+        key.revoked_at = key.revoked_at or utcnow()
+        db.session.commit()
+    else:
+        service.revoke_key(org, owner, key_id)
+    click.echo(f"Revoked {key_id}.")
+
+
+@bp.cli.command("flush-usage")
+def flush_usage_command():
+    """Move buffered usage counts into the database now."""
+    from portal.keys import service
+
+    click.echo(f"Flushed {service.flush_usage()} usage buckets.")

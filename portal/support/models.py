@@ -1,0 +1,154 @@
+"""Support tables: tickets, their thread (replies and internal notes), attachments, SLA settings, agent state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.models import OrgScopedMixin, PublicIdMixin, TimestampMixin, UTCDateTime, utcnow
+from portal.orgs.models import Organization
+
+STATUSES = ("open", "in_progress", "waiting_on_customer", "resolved", "closed")
+PRIORITIES = ("low", "medium", "high", "critical")
+PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
+CATEGORIES = ("question", "bug", "billing", "account", "feature_request", "other")
+SLA_STATES = ("ok", "warning", "breached", "paused", "met")
+
+
+class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
+    public_id_prefix = "tkt"
+    __table_args__ = (
+        # The agent queue: keyset pages over (sort key, id), optionally narrowed by status.
+        Index("ix_ticket_queue_activity", "last_activity_at", "id"),
+        Index("ix_ticket_queue_status_activity", "status", "last_activity_at", "id"),
+        Index("ix_ticket_queue_due", "resolution_due_at", "id"),
+        Index("ix_ticket_queue_priority", "priority_rank", "id"),
+        Index("ix_ticket_org_activity", "org_id", "last_activity_at", "id"),
+        Index("ix_ticket_sla_open", "sla_state", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    category: Mapped[str] = mapped_column(String(30), nullable=False, default="question")
+    priority: Mapped[str] = mapped_column(String(10), nullable=False, default="medium")
+    priority_rank: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    status: Mapped[str] = mapped_column(String(24), nullable=False, default="open")
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SLA clock: business seconds spent waiting on the customer are not counted.
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    sla_state: Mapped[str] = mapped_column(String(10), nullable=False, default="ok")
+    sla_warned: Mapped[str] = mapped_column(String(60), nullable=False, default="")  # targets warned, comma-separated
+    sla_breached: Mapped[str] = mapped_column(String(60), nullable=False, default="")  # targets breached
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+
+    org: Mapped[Organization] = relationship()
+    requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("resolved", "closed")
+
+
+class TicketComment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
+    """A public reply, or an internal note (`internal`) that only agents ever see."""
+
+    public_id_prefix = "tcm"
+    __table_args__ = (Index("ix_ticket_comment_thread", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    by_agent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    author: Mapped[User | None] = relationship()
+
+
+class TicketAttachment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
+    public_id_prefix = "att"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True, nullable=False)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_comment.id", ondelete="SET NULL"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+class SupportCalendar(db.Model):
+    """An organization's business hours for SLA clocks (one row per org; defaults when absent)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), unique=True, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    work_days: Mapped[str] = mapped_column(String(20), nullable=False, default="0,1,2,3,4")  # Monday = 0
+    start_time: Mapped[str] = mapped_column(String(5), nullable=False, default="09:00")
+    end_time: Mapped[str] = mapped_column(String(5), nullable=False, default="17:00")
+    holidays: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # ["2026-12-25", ...]
+
+
+class SlaPolicy(db.Model):
+    """First-response and resolution targets (business minutes) for one priority; org_id None = platform default."""
+
+    __table_args__ = (UniqueConstraint("org_id", "priority", name="uq_sla_policy_org_priority"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    priority: Mapped[str] = mapped_column(String(10), nullable=False)
+    first_response_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    resolution_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class AgentState(db.Model):
+    """A support agent's availability for round-robin assignment."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True, nullable=False)
+    available: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class SavedView(PublicIdMixin, TimestampMixin, db.Model):
+    """An agent's named queue filter (the query string of the queue)."""
+
+    public_id_prefix = "sv"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    query: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+
+
+class CannedReply(PublicIdMixin, TimestampMixin, db.Model):
+    """A reply template for agents; {{ customer_name }}, {{ ticket_id }}, {{ subject }}, {{ agent_name }} are filled in."""
+
+    public_id_prefix = "cr"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)

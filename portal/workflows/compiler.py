@@ -1,0 +1,130 @@
+"""Definition → LangGraph StateGraph, compiled once per (app, version) with the app's checkpointer.
+
+Each node is wrapped so that its start, end, duration, input, output and error are written as a step
+of the run (in its own app context, so a node running on LangGraph's thread pool has its own session),
+and so that a cancelled or timed-out run stops before its next node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import threading
+from functools import partial
+from typing import Annotated, Any, TypedDict
+
+from flask import Flask, current_app, has_app_context
+from langgraph.errors import GraphInterrupt
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy
+
+from portal.workflows import nodes
+from portal.workflows.definition import END as DEF_END
+from portal.workflows.definition import START as DEF_START
+
+
+def _merge(left: dict | None, right: dict | None) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+class RunState(TypedDict, total=False):
+    input: dict
+    state: Annotated[dict, _merge]
+    tokens: Annotated[int, operator.add]
+
+
+class RunStopped(Exception):
+    """The run was cancelled (or timed out) while it ran: stop before the next node, never retried."""
+
+
+_cache: dict[tuple[int, int, str], Any] = {}
+_lock = threading.Lock()
+
+
+def compiled(version) -> Any:
+    """The compiled graph of a workflow version (cached per app and version: versions never change)."""
+    app = current_app._get_current_object()
+    # The definition's digest is part of the key: row ids come back after a database is emptied (tests).
+    key = (id(app), version.id, hashlib.sha1(json.dumps(version.definition, sort_keys=True).encode()).hexdigest())
+    graph = _cache.get(key)
+    if graph is None:
+        from portal.workflows.checkpoint import saver
+
+        graph = build(version.definition, app).compile(checkpointer=saver(app))
+        with _lock:
+            if len(_cache) > 512:
+                _cache.clear()
+            _cache[key] = graph
+    return graph
+
+
+def _end(name: str) -> str:
+    return {DEF_START: START, DEF_END: END}.get(name, name)
+
+
+def _retry_on(exc: Exception) -> bool:
+    return not isinstance(exc, (RunStopped, nodes.NodeRefused, GraphInterrupt))
+
+
+def build(definition: dict, app: Flask) -> StateGraph:
+    """A StateGraph for a (validated) definition."""
+    graph = StateGraph(RunState)
+    edges_from: dict[str, list[dict]] = {}
+    for edge in definition["edges"]:
+        edges_from.setdefault(edge["from"], []).append(edge)
+    for node in definition["nodes"]:
+        node = {**node, "config": node.get("config") or {}}
+        if node["type"] == "condition":
+            branches = [e.get("when") or "" for e in edges_from.get(node["id"], [])]
+            run = partial(nodes.condition, branches=branches)
+        else:
+            run = nodes.EXECUTORS[node["type"]]
+        retry = node["config"].get("retry")
+        policy = None
+        if retry and retry.get("attempts", 1) > 1:
+            policy = RetryPolicy(max_attempts=retry["attempts"], initial_interval=retry.get("backoff", 0.5), backoff_factor=2.0, jitter=False, retry_on=_retry_on)
+        graph.add_node(node["id"], _wrap(app, node, run), retry_policy=policy)
+    for src, edges in edges_from.items():
+        src_node = next((n for n in definition["nodes"] if n["id"] == src), None)
+        if src_node is not None and src_node["type"] == "condition":
+            path_map = {(e.get("when") or ""): _end(e["to"]) for e in edges}
+            graph.add_conditional_edges(src, partial(_route, src), path_map)
+        else:
+            for e in edges:
+                graph.add_edge(_end(src), _end(e["to"]))
+    return graph
+
+
+def _route(node_id: str, state: RunState) -> str:
+    return state["state"][node_id]
+
+
+def _wrap(app: Flask, node: dict, run):
+    from portal.workflows import service
+
+    def run_node(state: RunState, run_id: int) -> dict:
+        wf_run, step = service.step_started(run_id, node, state)
+        ctx = nodes.Context(run=wf_run, config=app.config)
+        try:
+            update = run(node, state.get("input") or {}, state.get("state") or {}, ctx)
+        except GraphInterrupt:
+            service.step_finished(step, "waiting", None, None, 0)
+            raise
+        except Exception as exc:
+            service.step_finished(step, "failed", None, f"{type(exc).__name__}: {exc}", ctx.tokens)
+            raise
+        service.step_finished(step, "succeeded", update, None, ctx.tokens)
+        return {"state": update, "tokens": ctx.tokens}
+
+    def node_fn(state: RunState, config) -> dict:
+        run_id = config["configurable"]["run_id"]
+        # A run's nodes run one at a time (validation allows no fan-out), in the job's thread or with its
+        # context copied: the job's session can record the steps, without a new connection per node.
+        if has_app_context() and current_app._get_current_object() is app:
+            return run_node(state, run_id)
+        with app.app_context():
+            return run_node(state, run_id)
+
+    node_fn.__name__ = f"node_{node['id']}"
+    return node_fn

@@ -1,0 +1,280 @@
+"""A workflow definition: its JSON shape, the node types' config schemas, and validation that names every problem."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+START, END = "START", "END"
+NODE_TYPES = ("transform", "llm", "http", "condition", "approval", "notify")
+
+# Templates see `input` and `state`; the sandbox forbids attribute tricks, StrictUndefined names missing keys.
+env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+_RETRY = {
+    "type": "object",
+    "properties": {"attempts": {"type": "integer", "minimum": 1, "maximum": 10}, "backoff": {"type": "number", "minimum": 0, "maximum": 60}},
+    "additionalProperties": False,
+}
+
+CONFIG_SCHEMAS: dict[str, dict] = {
+    "transform": {
+        "type": "object",
+        "properties": {"set": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string"}}, "retry": _RETRY},
+        "required": ["set"],
+        "additionalProperties": False,
+    },
+    "llm": {
+        "type": "object",
+        "properties": {
+            "prompt": {"type": "string", "minLength": 1},
+            "system": {"type": "string"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+            "output_key": {"type": "string", "minLength": 1, "maxLength": 100},
+            "retry": _RETRY,
+        },
+        "required": ["prompt", "output_key"],
+        "additionalProperties": False,
+    },
+    "http": {
+        "type": "object",
+        "properties": {
+            "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+            "url": {"type": "string", "minLength": 1},
+            "body": {"type": "string"},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 120},
+            "output_key": {"type": "string", "minLength": 1, "maxLength": 100},
+            "retry": _RETRY,
+        },
+        "required": ["url", "output_key"],
+        "additionalProperties": False,
+    },
+    "condition": {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "minLength": 1}},
+        "required": ["expression"],
+        "additionalProperties": False,
+    },
+    "approval": {
+        "type": "object",
+        "properties": {"message": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "notify": {
+        "type": "object",
+        "properties": {"title": {"type": "string", "minLength": 1}, "body": {"type": "string"}, "retry": _RETRY},
+        "required": ["title"],
+        "additionalProperties": False,
+    },
+}
+
+DEFINITION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string"},
+        "input_schema": {"type": "object"},
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"id": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]{0,99}$"}, "type": {"type": "string"}, "config": {"type": "object"}},
+                "required": ["id", "type"],
+            },
+        },
+        "edges": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"from": {"type": "string"}, "to": {"type": "string"}, "when": {"type": ["string", "null"]}},
+                "required": ["from", "to"],
+            },
+        },
+    },
+    "required": ["name", "nodes", "edges"],
+}
+
+
+@lru_cache(maxsize=2048)
+def template(source: str):
+    """A compiled sandboxed template (compiling costs far more than rendering)."""
+    return env.from_string(source)
+
+
+@lru_cache(maxsize=2048)
+def expression(source: str):
+    """A compiled sandboxed expression (condition nodes)."""
+    return env.compile_expression(source, undefined_to_none=False)
+
+
+def _template_fields(node_type: str, config: dict) -> list[tuple[str, str]]:
+    """(config path, template source) of every template in a node's config."""
+    if node_type == "transform":
+        return [(f"set.{k}", v) for k, v in (config.get("set") or {}).items()]
+    if node_type == "llm":
+        return [(k, config[k]) for k in ("prompt", "system") if k in config]
+    if node_type == "http":
+        return [(k, config[k]) for k in ("url", "body") if k in config] + [(f"headers.{k}", v) for k, v in (config.get("headers") or {}).items()]
+    if node_type == "notify":
+        return [(k, config[k]) for k in ("title", "body") if k in config]
+    if node_type == "approval":
+        return [("message", config["message"])] if "message" in config else []
+    return []
+
+
+def validate(definition: Any) -> dict[str, str]:
+    """Every problem of a definition as {path: sentence}; empty when it can be compiled and run."""
+    problems: dict[str, str] = {}
+    if not isinstance(definition, dict):
+        return {"definition": "The definition must be a JSON object."}
+    for err in jsonschema.Draft202012Validator(DEFINITION_SCHEMA).iter_errors(definition):
+        path = ".".join(str(p) for p in err.absolute_path) or "definition"
+        problems.setdefault(path, err.message)
+    if problems:
+        return problems
+    if "input_schema" in definition:
+        try:
+            jsonschema.Draft202012Validator.check_schema(definition["input_schema"])
+        except jsonschema.SchemaError as exc:
+            problems["input_schema"] = f"Not a valid JSON Schema: {exc.message}"
+    nodes = definition["nodes"]
+    ids: dict[str, dict] = {}
+    if not nodes:
+        problems["nodes"] = "Add at least one node."
+    for i, node in enumerate(nodes):
+        nid, ntype, config = node["id"], node["type"], node.get("config") or {}
+        if nid in (START, END):
+            problems[f"nodes.{i}.id"] = f"{nid} is reserved for the graph's ends."
+        elif nid in ids:
+            problems[f"nodes.{i}.id"] = f"Two nodes are called {nid}."
+        ids[nid] = node
+        if ntype not in NODE_TYPES:
+            problems[f"nodes.{i}.type"] = f"Unknown type {ntype!r}; use one of: {', '.join(NODE_TYPES)}."
+            continue
+        for err in jsonschema.Draft202012Validator(CONFIG_SCHEMAS[ntype]).iter_errors(config):
+            path = ".".join(str(p) for p in err.absolute_path)
+            problems.setdefault(f"nodes.{i}.config" + (f".{path}" if path else ""), err.message)
+        for path, source in _template_fields(ntype, config):
+            if not isinstance(source, str):
+                continue
+            try:
+                template(source)
+            except TemplateSyntaxError as exc:
+                problems[f"nodes.{i}.config.{path}"] = f"Bad template (line {exc.lineno}): {exc.message}"
+        if ntype == "condition" and isinstance(config.get("expression"), str):
+            try:
+                expression(config["expression"])
+            except TemplateSyntaxError as exc:
+                problems[f"nodes.{i}.config.expression"] = f"Bad expression: {exc.message}"
+    out: dict[str, list[str]] = defaultdict(list)
+    for j, edge in enumerate(definition["edges"]):
+        for end in ("from", "to"):
+            name = edge[end]
+            if name in (START, END):
+                if (end, name) in (("from", END), ("to", START)):
+                    problems[f"edges.{j}.{end}"] = f"An edge cannot go {'from END' if name == END else 'to START'}."
+            elif name not in ids:
+                problems[f"edges.{j}.{end}"] = f"Dangling edge: no node called {name!r}."
+        src = edge["from"]
+        if edge.get("when") and (src not in ids or ids[src]["type"] != "condition"):
+            problems[f"edges.{j}.when"] = "Only edges from a condition node take a `when` branch."
+        out[src].append(edge["to"])
+    for i, node in enumerate(nodes):
+        if node["type"] == "condition":
+            branches = [e for e in definition["edges"] if e["from"] == node["id"]]
+            if not branches:
+                problems.setdefault(f"nodes.{i}", f"Condition {node['id']} has no outgoing edge.")
+        elif node["type"] in NODE_TYPES:
+            plain = [e for e in definition["edges"] if e["from"] == node["id"]]
+            if len(plain) > 1:
+                problems.setdefault(f"nodes.{i}", f"{node['id']} has {len(plain)} outgoing edges; only a condition node branches.")
+    if not out.get(START):
+        problems.setdefault("edges", "No edge starts at START.")
+    elif len(out[START]) > 1:
+        problems.setdefault("edges", f"START has {len(out[START])} outgoing edges; a run starts at one node.")
+    if problems:
+        return problems
+    reachable = _walk(START, out)
+    for i, node in enumerate(nodes):
+        if node["id"] not in reachable:
+            problems[f"nodes.{i}"] = f"Unreachable node: nothing leads from START to {node['id']}."
+    reverse: dict[str, list[str]] = defaultdict(list)
+    for src, targets in out.items():
+        for t in targets:
+            reverse[t].append(src)
+    reaches_end = _walk(END, reverse)
+    for i, node in enumerate(nodes):
+        if node["id"] in reachable and node["id"] not in reaches_end:
+            problems[f"nodes.{i}"] = f"No path to END from {node['id']}."
+    return problems
+
+
+def _walk(start: str, graph: dict[str, list[str]]) -> set[str]:
+    seen, todo = {start}, deque([start])
+    while todo:
+        for nxt in graph.get(todo.popleft(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def validate_input(definition: dict, data: Any) -> dict[str, str]:
+    """Problems of a run's input against the definition's input_schema."""
+    if not isinstance(data, dict):
+        return {"input": "The input must be a JSON object."}
+    schema = definition.get("input_schema")
+    if not schema:
+        return {}
+    return {
+        "input" + ("." + ".".join(str(p) for p in e.absolute_path) if e.absolute_path else ""): e.message
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(data)
+    }
+
+
+STARTERS: dict[str, dict] = {
+    "greeting": {
+        "name": "Greeting",
+        "description": "Builds a greeting from a name, then shouts it.",
+        "input_schema": {"type": "object", "properties": {"name": {"type": "string", "title": "Name"}}, "required": ["name"]},
+        "nodes": [
+            {"id": "greet", "type": "transform", "config": {"set": {"greeting": "Hello, {{ input.name }}!"}}},
+            {"id": "shout", "type": "transform", "config": {"set": {"shout": "{{ state.greeting | upper }}"}}},
+        ],
+        "edges": [{"from": "START", "to": "greet"}, {"from": "greet", "to": "shout"}, {"from": "shout", "to": "END"}],
+    },
+    "triage": {
+        "name": "Triage by score",
+        "description": "Routes on a score: high scores are escalated, the rest archived.",
+        "input_schema": {"type": "object", "properties": {"score": {"type": "integer", "title": "Score"}}, "required": ["score"]},
+        "nodes": [
+            {"id": "check", "type": "condition", "config": {"expression": "'high' if input.score >= 5 else 'low'"}},
+            {"id": "escalate", "type": "transform", "config": {"set": {"result": "escalated ({{ input.score }})"}}},
+            {"id": "archive", "type": "transform", "config": {"set": {"result": "archived ({{ input.score }})"}}},
+        ],
+        "edges": [
+            {"from": "START", "to": "check"},
+            {"from": "check", "to": "escalate", "when": "high"},
+            {"from": "check", "to": "archive", "when": "low"},
+            {"from": "escalate", "to": "END"},
+            {"from": "archive", "to": "END"},
+        ],
+    },
+    "approval": {
+        "name": "Expense approval",
+        "description": "Drafts an expense, waits for a member's approval, then records the decision.",
+        "input_schema": {"type": "object", "properties": {"amount": {"type": "number", "title": "Amount"}, "reason": {"type": "string", "title": "Reason"}}, "required": ["amount"]},
+        "nodes": [
+            {"id": "draft", "type": "transform", "config": {"set": {"summary": "{{ input.amount }} for {{ input.reason | default('no reason') }}"}}},
+            {"id": "approve", "type": "approval", "config": {"message": "Approve {{ state.summary }}?"}},
+            {"id": "record", "type": "transform", "config": {"set": {"outcome": "{{ 'paid' if state.approve.approved else 'refused' }}"}}},
+        ],
+        "edges": [{"from": "START", "to": "draft"}, {"from": "draft", "to": "approve"}, {"from": "approve", "to": "record"}, {"from": "record", "to": "END"}],
+    },
+}

@@ -1,0 +1,150 @@
+"""What each node type does: a function of (node config, input, state, run context) → the keys it writes."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from langgraph.types import interrupt
+
+from portal.workflows.definition import expression, template
+
+
+class NodeRefused(Exception):
+    """A node that must not run as configured (SSRF, missing settings): never retried."""
+
+
+class NodeFailed(Exception):
+    """A node's call failed (bad status, bad answer): retried when the node has a retry policy."""
+
+
+@dataclass
+class Context:
+    """What a node may use besides the state: its run's org, creator and the app config."""
+
+    run: Any
+    config: dict
+    tokens: int = 0
+
+
+def render(source: str, inp: dict, state: dict) -> str:
+    return template(source).render(input=inp, state=state)
+
+
+def transform(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
+    return {key: render(src, inp, state) for key, src in node["config"]["set"].items()}
+
+
+def condition(node: dict, inp: dict, state: dict, ctx: Context, branches: list[str]) -> dict:
+    value = expression(node["config"]["expression"])(input=inp, state=state)
+    branch = str(value).lower() if isinstance(value, bool) else str(value)
+    if branch not in branches:
+        if "" not in branches:
+            raise NodeFailed(f"No edge from {node['id']} for branch {branch!r} (branches: {', '.join(b for b in branches if b)}).")
+        branch = ""
+    return {node["id"]: branch}
+
+
+def approval(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
+    message = render(node["config"].get("message") or "Approve this run?", inp, state)
+    decision = interrupt({"node": node["id"], "message": message})
+    return {node["id"]: decision}
+
+
+def notify(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
+    from portal.notifications import service as notifications
+
+    title = render(node["config"]["title"], inp, state)
+    body = render(node["config"].get("body") or "", inp, state)
+    recipients = [ctx.run.created_by] if ctx.run.created_by else []
+    if recipients:
+        from portal.extensions import db
+        from portal.orgs.models import Organization
+
+        notifications.notify(db.session.get(Organization, ctx.run.org_id), recipients, "message", {"title": title[:300], "body": body})
+    return {node["id"]: {"sent": len(recipients)}}
+
+
+def check_host(url: str) -> None:
+    """Refuse URLs that reach private, loopback, link-local or otherwise internal addresses (SSRF),
+    unless a super admin allowlisted the host (name or name:port)."""
+    from portal.workflows.service import allowed_hosts
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NodeRefused(f"Only http and https URLs with a host are allowed, not {url[:100]!r}.")
+    host = parts.hostname.lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allowed = allowed_hosts()
+    if host in allowed or f"{host}:{port}" in allowed:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise NodeFailed(f"Cannot resolve {host}: {exc}") from exc
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+            raise NodeRefused(f"Refused: {host} resolves to the internal address {ip} (ask a platform admin to allowlist it).")
+
+
+def http(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
+    cfg = node["config"]
+    url = render(cfg["url"], inp, state)
+    check_host(url)
+    headers = {k: render(v, inp, state) for k, v in (cfg.get("headers") or {}).items()}
+    body = render(cfg["body"], inp, state) if cfg.get("body") else None
+    try:
+        with httpx.Client(timeout=cfg.get("timeout", 10), follow_redirects=False) as client:
+            resp = client.request(cfg.get("method", "GET"), url, headers=headers, content=body)
+    except httpx.HTTPError as exc:
+        raise NodeFailed(f"{type(exc).__name__}: {exc}") from exc
+    if resp.status_code >= 400:
+        raise NodeFailed(f"{cfg.get('method', 'GET')} {url} answered {resp.status_code}")
+    try:
+        data: Any = resp.json()
+    except ValueError:
+        data = resp.text[:10000]
+    return {cfg["output_key"]: {"status": resp.status_code, "body": data}}
+
+
+def llm(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
+    from portal.workflows.service import llm_settings_for
+
+    cfg = node["config"]
+    settings, api_key = llm_settings_for(ctx.run.org_id)
+    if settings is None:
+        raise NodeRefused("This organization has no LLM endpoint configured (Workflows → LLM settings).")
+    url = settings.base_url.rstrip("/") + "/chat/completions"
+    check_host(url)
+    messages = []
+    if cfg.get("system"):
+        messages.append({"role": "system", "content": render(cfg["system"], inp, state)})
+    messages.append({"role": "user", "content": render(cfg["prompt"], inp, state)})
+    payload = {"model": settings.model, "messages": messages, "temperature": cfg.get("temperature", 0.2)}
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        resp = httpx.post(url, json=payload, headers=headers, timeout=ctx.config.get("WORKFLOW_LLM_TIMEOUT", 60), follow_redirects=False)
+        resp.raise_for_status()
+        answer = resp.json()
+        text = answer["choices"][0]["message"]["content"]
+    except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise NodeFailed(f"LLM call failed: {type(exc).__name__}: {exc}") from exc
+    usage = answer.get("usage") or {}
+    ctx.tokens += int(usage.get("total_tokens") or (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0))
+    return {cfg["output_key"]: text}
+
+
+EXECUTORS = {"transform": transform, "llm": llm, "http": http, "approval": approval, "notify": notify}
+
+
+def truncate(value: Any, limit: int = 2000) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,88 @@
+"""A worker killed with SIGKILL mid-run: the reaper notices the silent heartbeat, and the run resumes from its
+checkpoint on another real RQ worker process and completes (PostgreSQL + Redis backend)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from rq import Worker
+
+from portal.workflows import service
+from tests.conftest import start_worker
+
+from .conftest import wait_for_status
+
+
+@pytest.fixture(scope="session")
+def spare_workers(backend):
+    """Extra `flask worker` processes, stopped at the end of the session (one may replace a killed one)."""
+    procs = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    """Child process ids of pid (Linux /proc)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            found += [int(c) for c in fh.read().split()]
+    return found
+
+
+def _forget_orphaned_jobs(app) -> None:
+    """Drop the killed worker's job from RQ's started registries (RQ would only expire it much later)."""
+    runner = app.extensions["jobs"]
+    live = {w.get_current_job_id() for w in Worker.all(connection=runner.redis)}
+    for q in runner.queues.values():
+        for job_id in q.started_job_registry.get_job_ids():
+            if job_id not in live:
+                q.started_job_registry.remove(job_id)
+
+
+def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, client, login_as, org, admin, allow_local, spare_workers, backend):
+    if app.backend != "postgres":
+        pytest.skip("the in-process runner has no worker process to kill; the reaper is tested on both backends")
+    base, gate = allow_local
+    proc = start_worker(backend["env"])
+    spare_workers.append(proc)
+    definition = {"name": "Killable", "nodes": [
+        {"id": "first", "type": "transform", "config": {"set": {"a": "{{ input.n }}"}}},
+        {"id": "hold", "type": "http", "config": {"url": base + "/gate", "output_key": "held", "timeout": 30}},
+        {"id": "after", "type": "transform", "config": {"set": {"b": "{{ state.a }}-done"}}},
+    ], "edges": [{"from": "START", "to": "first"}, {"from": "first", "to": "hold"}, {"from": "hold", "to": "after"}, {"from": "after", "to": "END"}]}
+    wf = service.create_workflow(org, definition, admin)
+    run = service.start_run(org, wf.public_id, {"n": 7}, "default", admin)
+    assert gate.entered.wait(30), "no worker reached the gate"
+    running = wait_for_status(run.public_id, ("running",))
+    pid = int(running.worker.rsplit(":", 1)[1])
+    assert pid != os.getpid()
+    children = _children(pid)  # RQ's scheduler process, which a SIGKILL leaves orphaned
+    os.kill(pid, signal.SIGKILL)
+    for child in children:
+        os.kill(child, signal.SIGTERM)
+    gate.opened.set()  # the resumed attempt passes the gate at once
+    app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = 2
+    try:
+        deadline = time.monotonic() + 60  # "noticed within a minute"
+        resumed = 0
+        while not resumed and time.monotonic() < deadline:
+            time.sleep(0.5)
+            resumed = service.reap()["resumed"]
+        assert resumed == 1, "the reaper never noticed the dead worker"
+    finally:
+        app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = 30
+    done = wait_for_status(run.public_id, ("succeeded", "failed"), timeout=30)
+    _forget_orphaned_jobs(app)
+    assert done.status == "succeeded", done.error
+    assert done.output == {"a": "7", "held": {"status": 200, "body": {"gate": "open"}}, "b": "7-done"}
+    assert done.recoveries == 1
+    nodes = [s.node_id for s in done.steps]
+    assert nodes.count("first") == 1  # resumed from the checkpoint, not restarted
+    assert nodes.count("hold") == 2 and nodes.count("after") == 1
