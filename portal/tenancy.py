@@ -21,11 +21,6 @@ current_org: Organization = LocalProxy(lambda: g.get("org"))  # type: ignore[ass
 current_membership: Membership = LocalProxy(lambda: g.get("membership"))  # type: ignore[assignment]
 
 
-def membership_for(user, org: Organization) -> Membership | None:
-    """The user's membership in org, or None."""
-    return db.session.scalar(select(Membership).filter_by(org_id=org.id, user_id=user.id))
-
-
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
     """Load org by slug for the current user: 404 for non-members, 403 for a missing permission."""
     # One query for both: the org and the caller's membership in it (an outer join keeps a found org
