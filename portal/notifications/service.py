@@ -335,26 +335,34 @@ def _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, c
                 queued.append(delivery)
 
 
+def _delivery(org: Organization, channel: str, status: str, **values) -> Delivery:
+    """A delivery row with every column given, so the fan-out's flush inserts all of them in batched
+    statements: SQLAlchemy batches only consecutive rows with the same columns (10x faster at 10,000)."""
+    row = {"to_address": "", "attempts": 0, "last_error": None, "next_attempt_at": None, "sent_at": None, "delivered_at": None}
+    return Delivery(org_id=org.id, channel=channel, status=status, **{**row, **values})
+
+
 def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, now) -> Delivery | None:
     """The delivery row for one channel, with its starting status; None when the channel doesn't apply."""
     if person.user is None:
         # Only an address: email is the one way to reach them, and no preferences exist yet.
-        return Delivery(org_id=org.id, channel="email", to_address=person.address, status="queued", next_attempt_at=now) if channel == "email" else None
+        return _delivery(org, "email", "queued", to_address=person.address, next_attempt_at=now) if channel == "email" else None
     user = person.user
     on = resolve(settings, user.id, event, channel)
     if channel == "in_app":
-        return Delivery(org_id=org.id, channel=channel, to_address=user.public_id, status="delivered" if on else "skipped",
-                        attempts=0, sent_at=now if on else None, delivered_at=now if on else None, last_error=None if on else "muted by preference")
+        if on:
+            return _delivery(org, channel, "delivered", to_address=user.public_id, sent_at=now, delivered_at=now)
+        return _delivery(org, channel, "skipped", to_address=user.public_id, last_error="muted by preference")
     if not on:
-        return Delivery(org_id=org.id, channel=channel, to_address="", status="skipped", last_error="muted by preference") if channel in event.channels else None
+        return _delivery(org, channel, "skipped", last_error="muted by preference") if channel in event.channels else None
     profile = profiles.get(user.id)
     address = user.email
     if channel == "sms":
         if profile is None or not profile.phone_verified_at:
-            return Delivery(org_id=org.id, channel=channel, to_address="", status="skipped", last_error="no verified phone number")
+            return _delivery(org, channel, "skipped", last_error="no verified phone number")
         address = profile.phone
     due = None if event.critical else quiet_until(profile, user.timezone, now)
-    return Delivery(org_id=org.id, channel=channel, to_address=address, status="queued", next_attempt_at=due or now)
+    return _delivery(org, channel, "queued", to_address=address, next_attempt_at=due or now)
 
 
 def _enqueue(deliveries: list[Delivery]) -> None:
@@ -383,6 +391,15 @@ def inbox(org: Organization, user: User, *, unread_only: bool = False, event: st
         query = query.where(Notification.read_at.is_(None))
     if event:
         query = query.where(Notification.event == event)
+    return paginate(query.order_by(Notification.created_at.desc(), Notification.id.desc()), page, per_page)
+
+
+def staff_inbox(user: User, *, event_prefix: str = "", page: int = 1, per_page: int = 20) -> Page:
+    """The user's in-app notifications in every org, newest first: platform staff (support agents) get events
+    from the orgs they serve without being members, so the org inbox can't show them."""
+    query = select(Notification).where(Notification.user_id == user.id, Notification.in_inbox.is_(True), Notification.archived_at.is_(None))
+    if event_prefix:
+        query = query.where(Notification.event.startswith(event_prefix, autoescape=True))
     return paginate(query.order_by(Notification.created_at.desc(), Notification.id.desc()), page, per_page)
 
 

@@ -32,20 +32,25 @@ def backoff(attempt: int) -> float:
     return base * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
 
 
-def _claim(delivery_id: int) -> bool:
-    """Move a due, queued delivery to sending; False when another job has it or it is not due."""
+COMMIT_EVERY = 20  # outcomes recorded per commit; see _Outcomes
+
+
+def _claim(delivery_ids: list[int]) -> list[int]:
+    """Move the due, queued deliveries among these to sending, in one statement; returns the ones this job got."""
     now = utcnow()
-    result = db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "queued", Delivery.next_attempt_at <= now + timedelta(seconds=1))
-        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
+    table = Delivery.__table__
+    claimed = db.session.execute(
+        update(table)
+        .where(table.c.id.in_(delivery_ids), table.c.status == "queued", table.c.next_attempt_at <= now + timedelta(seconds=1))
+        .values(status="sending", attempts=table.c.attempts + 1, updated_at=now)
+        .returning(table.c.id)
     )
-    return result.rowcount == 1
+    return sorted(row[0] for row in claimed)
 
 
 def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
     """Send a batch of deliveries of one channel; each is claimed first so none is sent twice."""
-    claimed = [i for i in delivery_ids if _claim(i)]
+    claimed = _claim(delivery_ids)
     db.session.commit()
     outcome = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(delivery_ids) - len(claimed)}
     if not claimed:
@@ -68,31 +73,62 @@ def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
     return outcome
 
 
+class _Outcomes:
+    """Records outcomes COMMIT_EVERY at a time, and enqueues retries only once they are committed.
+
+    Every delivery was committed as "sending" before it was sent, so a crash between two commits sends
+    nothing twice: it leaves at most COMMIT_EVERY deliveries in "sending", which the reconciler marks failed
+    as "outcome unknown". One commit per message cost more than building and sending it.
+    """
+
+    def __init__(self):
+        self.pending = 0
+        self.retries: list[tuple[int, float]] = []
+
+    def recorded(self) -> None:
+        self.pending += 1
+        if self.pending >= COMMIT_EVERY:
+            self.commit()
+
+    def retry_later(self, delivery_id: int, delay: float) -> None:
+        self.retries.append((delivery_id, delay))
+
+    def commit(self) -> None:
+        db.session.commit()
+        self.pending = 0
+        for delivery_id, delay in self.retries:  # after the commit, so the retry finds the row queued
+            jobs.enqueue("portal.notifications.tasks.deliver_batch", [delivery_id], delay=delay)
+        self.retries.clear()
+
+
 def _send_all(batch: list[Delivery], cache: dict, outcome: dict[str, int]) -> None:
-    with mailer().connection() as send_email:
-        for delivery in batch:
-            try:
-                if delivery.channel == "email":
-                    delivery.provider_message_id = send_email(build_email(delivery, cache))
+    outcomes = _Outcomes()
+    try:
+        with mailer().connection() as send_email:
+            for delivery in batch:
+                try:
+                    if delivery.channel == "email":
+                        delivery.provider_message_id = send_email(build_email(delivery, cache))
+                    else:
+                        delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery, cache), _status_url(cache))
+                except (MailError, SMSError) as exc:
+                    outcome[_failed(delivery, exc, outcomes)] += 1
                 else:
-                    delivery.provider_message_id = send_sms(delivery.to_address, render_sms(delivery, cache), _status_url(cache))
-            except (MailError, SMSError) as exc:
-                outcome[_failed(delivery, exc)] += 1
-            else:
-                delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
-                outcome["sent"] += 1
-            db.session.commit()  # one outcome at a time: a crash leaves at most one delivery "sending"
+                    delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
+                    outcome["sent"] += 1
+                outcomes.recorded()
+    finally:
+        outcomes.commit()
 
 
-def _failed(delivery: Delivery, exc: MailError | SMSError) -> str:
+def _failed(delivery: Delivery, exc: MailError | SMSError, outcomes: _Outcomes) -> str:
     delivery.last_error = str(exc)[:500]
     if exc.permanent or delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = "failed"
         return "failed"
     delay = backoff(delivery.attempts)
     delivery.status, delivery.next_attempt_at = "queued", utcnow() + timedelta(seconds=delay)
-    db.session.flush()
-    jobs.enqueue("portal.notifications.tasks.deliver_batch", [delivery.id], delay=delay)
+    outcomes.retry_later(delivery.id, delay)
     return "retry"
 
 

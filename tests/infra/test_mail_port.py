@@ -114,6 +114,31 @@ def test_multipart_message_arrives_with_its_headers():
     assert message_id.endswith("@vetrai.test>")
 
 
+def test_a_long_message_arrives_whole():
+    # Over 1,000 bytes in all: SMTP servers refuse lines that long, so line ends on the wire must be CRLF.
+    paragraph = "The nightly import failed at step 3 of 5. " * 60
+    box = Server()
+    with smtp(box) as server:
+        SMTPMailer(url(server), SENDER).send(Email(["ada@example.test"], "Long", paragraph, f"<p>{paragraph}</p>"))
+    [msg] = box.messages
+    assert body_of(msg, "plain").strip() == paragraph.strip()
+    assert body_of(msg, "html").strip() == f"<p>{paragraph}</p>"
+
+
+def test_non_ascii_names_subjects_and_bodies_arrive_intact():
+    box = Server()
+    with smtp(box) as server:
+        SMTPMailer(url(server), "Café Zürich <no-reply@vetrai.test>").send(
+            Email(["zoe@example.test"], "Ticket «Ünïcode» answered — 5 €", "Grüße, Zoë: ✓ done", "<p>Grüße ✓</p>")
+        )
+    [msg] = box.messages
+    assert msg.envelope_from == "no-reply@vetrai.test"
+    assert msg["From"] == "Café Zürich <no-reply@vetrai.test>"
+    assert msg["Subject"] == "Ticket «Ünïcode» answered — 5 €"
+    assert body_of(msg, "plain").strip() == "Grüße, Zoë: ✓ done"
+    assert body_of(msg, "html").strip() == "<p>Grüße ✓</p>"
+
+
 def test_text_only_message_is_a_single_part():
     box = Server()
     with smtp(box) as server:
