@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request, url_for
 
+from portal.accounts.models import User
 from portal.api import bp
 from portal.api.helpers import api_org_required, page_envelope, parse_body, parse_query
 from portal.api.openapi import route
@@ -20,12 +21,16 @@ def _calling_key_scopes() -> frozenset[str] | None:
     return key.scopes if key is not None else None
 
 
+def _person(user: User) -> schemas.OwnerOut:
+    return schemas.OwnerOut(id=user.public_id, email=user.email, name=user.name)
+
+
 def _out(key, totals: dict | None = None, used: tuple | None = None) -> dict:
     totals = totals if totals is not None else service.usage_totals([key])[key.id]
     when, ip = used if used is not None else service.last_used([key])[key.id]
     return schemas.KeyOut(
         id=key.public_id, name=key.name, prefix=key.prefix, last4=key.last4, masked=key.masked, scopes=list(key.scopes),
-        status=key.status, owner=schemas.OwnerOut(id=key.owner.public_id, email=key.owner.email, name=key.owner.name),
+        status=key.status, owner=_person(key.owner), created_by=_person(key.created_by) if key.created_by is not None else None,
         rate_limit=key.rate_limit, expires_at=key.expires_at, created_at=key.created_at, revoked_at=key.revoked_at,
         last_used_at=when, last_used_ip=ip, usage_30d=totals,
     ).model_dump(mode="json")
@@ -38,7 +43,7 @@ def create_key():
     data = parse_body(schemas.KeyCreateIn)
     key, secret = service.create_key(
         current_org, current_membership, name=data.name, scopes=data.scopes, expires_at=data.expires_at,
-        rate_limit=data.rate_limit, key_scopes=_calling_key_scopes(),
+        rate_limit=data.rate_limit, key_scopes=_calling_key_scopes(), owner=data.owner,
     )
     body = {**_out(key), "key": secret}
     return jsonify(body), 201, {"Location": url_for("api.get_key", key_id=key.public_id), **NO_STORE}

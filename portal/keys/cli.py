@@ -48,25 +48,12 @@ def create_command(slug: str, email: str, scopes: str, name: str, expires, rate_
 @click.option("--org", "slug", required=True)
 @click.argument("key_id")
 def revoke_command(slug: str, key_id: str):
-    """Revoke a key by id (key_...)."""
-    from portal.extensions import db
+    """Revoke a key by id (key_...); the audit log records it as done from the CLI."""
     from portal.keys import service
-    from portal.keys.models import ApiKey
-    from portal.orgs.models import Membership
-    from portal.tenancy import scoped
 
-    org = _org(slug)
-    key = db.session.scalar(scoped(ApiKey, org).where(ApiKey.public_id == key_id))
+    key = service.revoke_key_as_operator(_org(slug), key_id)
     if key is None:
         raise click.ClickException(f"No key {key_id} in {slug}.")
-    owner = db.session.scalar(select(Membership).filter_by(org_id=org.id, user_id=key.user_id))
-    if owner is None:  # the owner left: revoke it directly
-        from portal.models import utcnow
-
-        key.revoked_at = key.revoked_at or utcnow()
-        db.session.commit()
-    else:
-        service.revoke_key(org, owner, key_id)
     click.echo(f"Revoked {key_id}.")
 
 

@@ -18,11 +18,21 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+class _OwnerField(FlaskForm):
+    # Declared before KeyForm's fields so that NewKeyForm shows it first (WTForms orders fields by creation).
+    owner = SelectField("Owner", validate_choice=False,
+                        description="The member the key acts as. Its secret is shown to you, once: hand it over safely.")
+
+
 class KeyForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=100)], description="What uses the key: an app, a server, a CI job.")
     scopes = MultiCheckboxField("Scopes", choices=SCOPE_CHOICES, default=["read"], validate_choice=False)
     expires_at = DateField("Expires on (UTC)", validators=[Optional()], description="The key stops working at 00:00 UTC that day. Empty: never, unless the organization caps key lifetime.")
     rate_limit = IntegerField("Rate limit", validators=[Optional()], description="Requests a minute.")
+
+
+class NewKeyForm(KeyForm, _OwnerField):
+    """The create form; org admins also pick the owner among the org's members (the service checks the choice)."""
 
 
 class RotateForm(FlaskForm):

@@ -13,6 +13,8 @@ class KeyCreateIn(BaseModel):
     scopes: list[str] = Field(["read"], description="read (GET endpoints), write (create and update), admin (keys, members, billing, org settings)")
     expires_at: datetime | None = Field(None, description="When the key stops working (UTC); the org's policy may cap it")
     rate_limit: int | None = Field(None, description="Requests per minute (default 600)")
+    owner: str | None = Field(None, description="Who owns the key: a member's user id (usr_...), membership id (mem_...) or email. "
+                              "Default: the caller. Only org admins may name another member; the key is shown to the caller only")
 
 
 class KeyUpdateIn(BaseModel):
@@ -52,6 +54,7 @@ class KeyOut(BaseModel):
     scopes: list[str]
     status: str = Field(description="active, expired or revoked")
     owner: OwnerOut
+    created_by: OwnerOut | None = Field(description="Who created the key (an org admin may create one for another member)")
     rate_limit: int = Field(description="Requests per minute")
     expires_at: datetime | None
     created_at: datetime

@@ -1,8 +1,8 @@
 """API keys: create, list, change, rotate, revoke; the org's key policy; usage; expiry reminders.
 
 The one place pages, the JSON API, the CLI and jobs go through. Members manage their own keys
-(keys.create); org admins every key of the org (keys.manage). Another org's key, or someone else's
-key without keys.manage, is a 404.
+(keys.create); org admins every key of the org (keys.manage), and create keys owned by other members.
+Another org's key, or someone else's key without keys.manage, is a 404.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import abort, current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import contains_eager
 
+from portal.accounts.models import User
 from portal.audit import service as audit
-from portal.errors import Conflict, ValidationFailed
+from portal.errors import Conflict, ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.keys import tokens
 from portal.keys.models import OUTCOMES, SCOPES, ApiKey, ApiKeyPolicy, ApiKeySecret, ApiKeyUsage
@@ -34,6 +36,7 @@ STATUSES = ("active", "expired", "revoked")
 
 
 def default_rate_limit() -> int:
+    """Requests a minute a new key gets when none is given (API_KEY_DEFAULT_RATE_LIMIT)."""
     return int(current_app.config.get("API_KEY_DEFAULT_RATE_LIMIT", 600))
 
 
@@ -129,6 +132,7 @@ def _check_rate_limit(value, errors: dict) -> int:
 
 
 def can_manage(member: Membership) -> bool:
+    """True when member may see and change every key of the org (keys.manage), not only their own."""
     return role_allows(member.role, "keys.manage")
 
 
@@ -247,11 +251,58 @@ def _new_secret(key: ApiKey) -> str:
     return secret
 
 
-def create_key(org: Organization, member: Membership, *, name, scopes, expires_at: datetime | None = None,
-               rate_limit: int | None = None, key_scopes: frozenset[str] | None = None) -> tuple[ApiKey, str]:
-    """A new key owned by member; returns it with its full secret, which is never shown again.
+def owner_candidates(org: Organization) -> list[Membership]:
+    """The members a new key may be made for (each with its user loaded): not suspended, by name then email."""
+    query = (
+        scoped(Membership, org).join(User, Membership.user_id == User.id).options(contains_eager(Membership.user))
+        .where(User.is_suspended.is_(False)).order_by(func.lower(User.name), func.lower(User.email), Membership.id)
+    )
+    return list(db.session.scalars(query))
 
-    key_scopes: the scopes of the key making this call, if a key makes it (a key cannot mint a stronger one)."""
+
+def _find_member(org: Organization, value: str) -> Membership | None:
+    """The member of org named by a user id (usr_...), a membership id (mem_...) or an email; None if none."""
+    query = scoped(Membership, org).join(User, Membership.user_id == User.id).options(contains_eager(Membership.user))
+    if value.startswith("usr_"):
+        query = query.where(User.public_id == value)
+    elif value.startswith("mem_"):
+        query = query.where(Membership.public_id == value)
+    elif "@" in value:
+        query = query.where(func.lower(User.email) == value.lower())
+    else:
+        return None
+    return db.session.scalar(query)
+
+
+def resolve_owner(org: Organization, by: Membership, owner: str | None) -> Membership:
+    """The membership a new key belongs to: `by` when owner is empty, else the member of org that owner names
+    (user id, membership id or email). Naming anyone else needs keys.manage (403); a non-member, another org's
+    user or a suspended member is a 422 on `owner`, with one message so that nothing leaks about other orgs."""
+    value = owner.strip() if isinstance(owner, str) else ""
+    if not value:
+        return by
+    found = _find_member(org, value)
+    if found is not None and found.user_id == by.user_id:
+        return by
+    if not can_manage(by):
+        message = "Only org admins can create keys for other members; leave the owner empty to create your own."
+        raise ServiceError(message, code="forbidden", fields={"owner": message}, status=403)
+    if found is None:
+        raise ValidationFailed({"owner": "No member of this organization has this user id, membership id or email."})
+    if found.user.is_suspended:
+        raise ValidationFailed({"owner": "This member is suspended: a key of theirs would not work."})
+    return found
+
+
+def create_key(org: Organization, member: Membership, *, name, scopes, expires_at: datetime | None = None,
+               rate_limit: int | None = None, key_scopes: frozenset[str] | None = None,
+               owner: str | None = None) -> tuple[ApiKey, str]:
+    """A new key, created by member and owned by member or (for keys.manage) the member `owner` names;
+    returns it with its full secret, shown to the creator only and never again.
+
+    key_scopes: the scopes of the key making this call, if a key makes it (a key cannot mint a stronger one).
+    The policy's scope limit for plain users follows the creator's role, like every other change to a key."""
+    owned_by = resolve_owner(org, member, owner)
     policy = policy_for(org)
     errors: dict[str, str] = {}
     now = utcnow()
@@ -261,13 +312,15 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
     rate_limit = _check_rate_limit(default_rate_limit() if rate_limit is None else rate_limit, errors)
     if errors:
         raise ValidationFailed(errors)
-    key = ApiKey(org_id=org.id, user_id=member.user_id, created_by_id=member.user_id, name=name, scopes=scopes,
+    key = ApiKey(org_id=org.id, user_id=owned_by.user_id, created_by_id=member.user_id, name=name, scopes=scopes,
                  rate_limit=rate_limit, expires_at=expires_at, created_at=now)
     secret = _new_secret(key)
     db.session.add(key)
     db.session.flush()
+    owner_user = owned_by.user
     audit.record("key.created", org=org, actor=member.user, target=key.public_id,
-                 data={"name": name, "prefix": key.prefix, "scopes": scopes, "expires_at": expires_at.isoformat() if expires_at else None})
+                 data={"name": name, "prefix": key.prefix, "scopes": scopes, "expires_at": expires_at.isoformat() if expires_at else None,
+                       "owner": owner_user.public_id, "owner_email": owner_user.email})
     db.session.commit()
     return key, secret
 
@@ -313,6 +366,16 @@ def revoke_key(org: Organization, member: Membership, key_id: str) -> ApiKey:
     return key
 
 
+def revoke_key_as_operator(org: Organization, key_id: str, *, via: str = "cli") -> ApiKey | None:
+    """Revoke any key of org on an operator's say (the CLI: no member acts, e.g. its owner has left); None if org has no such key."""
+    key = db.session.scalar(scoped(ApiKey, org).where(ApiKey.public_id == key_id))
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record("key.revoked", org=org, actor=None, target=key.public_id, data={"name": key.name, "prefix": key.prefix, "via": via})
+        db.session.commit()
+    return key
+
+
 def rotate_key(org: Organization, member: Membership, key_id: str, grace_period: int = 0) -> tuple[ApiKey, str, datetime]:
     """A new secret for the key, same settings; the old secrets keep working for grace_period seconds.
     Returns the key, the new secret (shown once) and when the old ones stop working."""
@@ -340,8 +403,6 @@ def rotate_key(org: Organization, member: Membership, key_id: str, grace_period:
 
 def membership_of(org: Organization, email: str) -> Membership | None:
     """The membership of the user with this email in org (for the CLI)."""
-    from portal.accounts.models import User
-
     return db.session.scalar(
         select(Membership).join(User, Membership.user_id == User.id).where(Membership.org_id == org.id, func.lower(User.email) == email.strip().lower())
     )

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from flask import flash, redirect, request, url_for
+from flask_login import current_user
 
 from portal.errors import ServiceError
 from portal.forms import apply_errors
 from portal.keys import bp, service
 from portal.keys import cli as _cli  # noqa: F401  (attaches `flask keys ...` to the blueprint)
 from portal.keys.chart import usage_chart
-from portal.keys.forms import KeyForm, PolicyForm, RotateForm
+from portal.keys.forms import KeyForm, NewKeyForm, PolicyForm, RotateForm
 from portal.pagination import clamp
 from portal.tenancy import current_membership, current_org, org_required
 from portal.web import render_page
@@ -37,6 +38,20 @@ def _list_context() -> dict:
     }
 
 
+def _owner_choices(form: NewKeyForm) -> NewKeyForm:
+    """Org admins pick the owner among the org's members (themselves first); others get no owner field."""
+    if not service.can_manage(current_membership):
+        del form.owner
+        return form
+    me = current_membership.user_id
+    members = service.owner_candidates(current_org)
+    members.sort(key=lambda m: m.user_id != me)  # stable: the rest stay by name
+    form.owner.choices = [
+        (m.user.public_id, f"{m.user.display_name} ({m.user.email})" + (" · you" if m.user_id == me else "")) for m in members
+    ]
+    return form
+
+
 def _key_form_context(form: KeyForm) -> dict:
     return {"org": current_org, "form": form, "policy": service.policy_for(current_org), "role": current_membership.role}
 
@@ -50,19 +65,21 @@ def index(org_slug: str):
 @bp.get("/o/<org_slug>/keys/new")
 @org_required("keys.create")
 def new(org_slug: str):
-    form = KeyForm(formdata=None, rate_limit=service.default_rate_limit())
-    return render_page("keys/new.html", "keys/_new_dialog.html", **_key_form_context(form))
+    form = NewKeyForm(formdata=None, rate_limit=service.default_rate_limit(), owner=current_user.public_id)
+    return render_page("keys/new.html", "keys/_new_dialog.html", **_key_form_context(_owner_choices(form)))
 
 
 @bp.post("/o/<org_slug>/keys")
 @org_required("keys.create")
 def create(org_slug: str):
-    form = KeyForm()
+    form = NewKeyForm()
+    owner = form.owner.data  # read before a non-admin's form loses the field: naming someone else is refused
+    form = _owner_choices(form)
     if form.validate_on_submit():
         try:
             key, secret = service.create_key(
                 current_org, current_membership, name=form.name.data, scopes=form.scopes.data,
-                expires_at=_expiry(form.expires_at.data), rate_limit=form.rate_limit.data,
+                expires_at=_expiry(form.expires_at.data), rate_limit=form.rate_limit.data, owner=owner,
             )
         except ServiceError as exc:
             apply_errors(form, exc)
