@@ -22,6 +22,7 @@ import secrets
 import smtplib
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -165,20 +166,30 @@ def main() -> None:
             org = seed(args.members)
             from portal.accounts.models import User
 
-            people = list(db.session.scalars(db.select(User).order_by(User.id)))
             for n_workers in (1, 2):
+                # Loaded again each time: the previous notify() committed, which expired these objects.
+                people = list(db.session.scalars(db.select(User).order_by(User.id)))
                 counter.count = 0
                 t0 = time.perf_counter()
                 service.notify(org, people, "workflow.failed", {"workflow_name": "Leads", "run_id": f"run_{n_workers}", "error": "timeout"})
                 fanout = time.perf_counter() - t0
                 rows = db.session.execute(text("SELECT count(*) FROM notification")).scalar()
                 start = time.perf_counter()
+                logs = [tempfile.TemporaryFile() for _ in range(n_workers)]
                 workers = [
                     subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    for _ in range(n_workers)
+                                     stdout=log, stderr=subprocess.STDOUT)
+                    for log in logs
                 ]
-                wait_until(lambda: counter.count >= args.members, 1800, "every email to be accepted")
+
+                def all_accepted(workers=workers, logs=logs) -> bool:
+                    if all(w.poll() is not None for w in workers) and counter.count < args.members:
+                        logs[0].seek(0)
+                        tail = logs[0].read().decode(errors="replace")[-3000:]
+                        raise SystemExit(f"the workers stopped after {counter.count} emails; the first one said:\n{tail}")
+                    return counter.count >= args.members
+
+                wait_until(all_accepted, 1800, "every email to be accepted")
                 sending = time.perf_counter() - start
                 for w in workers:
                     w.wait(60)

@@ -309,10 +309,12 @@ def notify(
     settings = _settings(org, user_ids)
     profiles = {p.user_id: p for p in db.session.scalars(select(NotificationProfile).where(NotificationProfile.user_id.in_(user_ids or [-1])))}
     now, cache, created, queued = utcnow(), {}, [], []
-    with db.session.no_autoflush:  # one flush at commit, not one per recipient
+    with db.session.no_autoflush:  # one flush at the end, not one per recipient
         _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, created, queued)
+    db.session.flush()
+    due = _due(queued)
     db.session.commit()
-    _enqueue(queued)
+    _enqueue(due)
     return created
 
 
@@ -365,13 +367,18 @@ def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, n
     return _delivery(org, channel, "queued", to_address=address, next_attempt_at=due or now)
 
 
-def _enqueue(deliveries: list[Delivery]) -> None:
+def _due(deliveries: list[Delivery]) -> list[tuple[int, str, datetime | None]]:
+    """What _enqueue needs of each delivery, read before a commit expires them (after it, one query per row)."""
+    return [(d.id, d.channel, d.next_attempt_at) for d in deliveries]
+
+
+def _enqueue(due: list[tuple[int, str, datetime | None]]) -> None:
     """Hand queued deliveries to the job runner, in batches; the reconciler catches any that fail to enqueue."""
     now = utcnow()
     groups: dict[tuple[str, int], list[int]] = {}
-    for d in deliveries:
-        delay = max(0, int((d.next_attempt_at - now).total_seconds())) if d.next_attempt_at else 0
-        groups.setdefault((d.channel, delay), []).append(d.id)
+    for delivery_id, channel, next_attempt_at in due:
+        delay = max(0, int((next_attempt_at - now).total_seconds())) if next_attempt_at else 0
+        groups.setdefault((channel, delay), []).append(delivery_id)
     for (channel, delay), ids in groups.items():
         for start in range(0, len(ids), BATCH_SIZE):
             try:
@@ -469,8 +476,9 @@ def resend(org: Organization, delivery_id: str) -> Delivery:
     if delivery.status != "failed":
         raise ServiceError("Only failed deliveries can be resent.", code="not_failed", status=409)
     delivery.status, delivery.attempts, delivery.last_error, delivery.next_attempt_at = "queued", 0, None, utcnow()
+    due = _due([delivery])
     db.session.commit()
-    _enqueue([delivery])
+    _enqueue(due)
     return delivery
 
 
@@ -485,8 +493,9 @@ def reconcile(overdue_seconds: int = 60, stuck_sending_seconds: int = 600) -> di
         .where(Delivery.status == "sending", Delivery.updated_at < now - timedelta(seconds=stuck_sending_seconds))
         .values(status="failed", last_error="the worker stopped while sending; not retried to avoid a duplicate (resend by hand)")
     ).rowcount
+    due = _due(overdue)
     db.session.commit()
-    _enqueue(overdue)
+    _enqueue(due)
     return {"requeued": len(overdue), "failed_stuck": stuck}
 
 
