@@ -65,6 +65,12 @@ EVENTS: dict[str, Event] = {
             "{{ ticket_id }} assigned to {{ assignee_name }}",
         ),
         _e(
+            "ticket.status_changed", "A ticket's status changed", ("ticket_id", "subject", "old_status", "new_status", "changed_by"),
+            "[{{ ticket_id }}] {{ new_status }}: {{ subject }}",
+            "{{ changed_by }} changed \"{{ subject }}\" from {{ old_status }} to {{ new_status }}.",
+            "{{ ticket_id }} is now {{ new_status }}",
+        ),
+        _e(
             "ticket.sla_warning", "A ticket is close to breaching its SLA", ("ticket_id", "subject", "target", "due_at"),
             "[{{ ticket_id }}] SLA warning: {{ target }} due {{ due_at }}",
             "Ticket \"{{ subject }}\" reaches its {{ target }} target at {{ due_at }}.",

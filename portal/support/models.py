@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
@@ -18,6 +18,12 @@ PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 CATEGORIES = ("question", "bug", "billing", "account", "feature_request", "other")
 SLA_STATES = ("ok", "warning", "breached", "paused", "met")
 
+# Full-text search on PostgreSQL: GIN indexes over these tsvector expressions (migration 3c1e0f7d9a42). The queue's
+# search builds the same expressions (ticket_search_vector, comment_search_vector), which the planner needs to use
+# an expression index. SQLite has neither and searches with LIKE.
+TICKET_VECTOR_SQL = "to_tsvector('english'::regconfig, (subject::text || ' '::text) || body)"
+COMMENT_VECTOR_SQL = "to_tsvector('english'::regconfig, body)"
+
 
 class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     public_id_prefix = "tkt"
@@ -29,6 +35,8 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         Index("ix_ticket_queue_priority", "priority_rank", "id"),
         Index("ix_ticket_org_activity", "org_id", "last_activity_at", "id"),
         Index("ix_ticket_sla_open", "sla_state", "status"),
+        # Full-text search of the queue, PostgreSQL only: the expression of ticket_search_vector() below.
+        Index("ix_ticket_search", text(TICKET_VECTOR_SQL), postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -64,11 +72,22 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         return self.status not in ("resolved", "closed")
 
 
+SEARCH_CONFIG = literal_column("'english'::regconfig")
+
+
+def ticket_search_vector():
+    """to_tsvector over a ticket's subject and body, the expression the index ix_ticket_search holds."""
+    return func.to_tsvector(SEARCH_CONFIG, Ticket.subject.op("||")(literal_column("' '")).op("||")(Ticket.body))
+
+
 class TicketComment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     """A public reply, or an internal note (`internal`) that only agents ever see."""
 
     public_id_prefix = "tcm"
-    __table_args__ = (Index("ix_ticket_comment_thread", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_comment_thread", "ticket_id", "id"),
+        Index("ix_ticket_comment_search", text(COMMENT_VECTOR_SQL), postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
@@ -78,6 +97,11 @@ class TicketComment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     by_agent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     author: Mapped[User | None] = relationship()
+
+
+def comment_search_vector():
+    """to_tsvector over a comment's body, the expression the index ix_ticket_comment_search holds."""
+    return func.to_tsvector(SEARCH_CONFIG, TicketComment.body)
 
 
 class TicketAttachment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):

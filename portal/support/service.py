@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import abort, current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, union
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
@@ -26,6 +26,7 @@ from portal.support.models import (
     CATEGORIES,
     PRIORITIES,
     PRIORITY_RANK,
+    SEARCH_CONFIG,
     STATUSES,
     AgentState,
     CannedReply,
@@ -35,6 +36,8 @@ from portal.support.models import (
     Ticket,
     TicketAttachment,
     TicketComment,
+    comment_search_vector,
+    ticket_search_vector,
 )
 from portal.tenancy import scoped
 
@@ -93,10 +96,13 @@ def set_calendar(org: Organization, *, timezone: str, work_days: str, start_time
         raise ValidationFailed({"calendar": f"Not a valid calendar: {exc}"}) from exc
     if not cal.has_working_time or not cal.work_days <= set(range(7)):
         raise ValidationFailed({"calendar": "Choose working days (0 = Monday … 6 = Sunday) and hours that open before they close."})
+    before = calendar_for(org.id)
     row = db.session.scalar(select(SupportCalendar).filter_by(org_id=org.id)) or SupportCalendar(org_id=org.id)
     row.timezone, row.work_days, row.start_time, row.end_time, row.holidays = timezone, work_days, start_time, end_time, holidays
     db.session.add(row)
     db.session.commit()
+    if cal != before:
+        recompute_open_tickets(org)
     return row
 
 
@@ -125,11 +131,42 @@ def set_policy(org: Organization, priority: str, first_response_minutes: int, re
         raise ValidationFailed({"priority": f"Choose one of {', '.join(PRIORITIES)}."})
     if not (0 < first_response_minutes <= resolution_minutes <= 60 * 24 * 365):
         raise ValidationFailed({f"{priority}_first": "Targets are positive, and the first response comes before the resolution."})
+    before = targets_for(org.id, priority)
     row = db.session.scalar(select(SlaPolicy).filter_by(org_id=org.id, priority=priority)) or SlaPolicy(org_id=org.id, priority=priority)
     row.first_response_minutes, row.resolution_minutes = first_response_minutes, resolution_minutes
     db.session.add(row)
     db.session.commit()
+    if targets_for(org.id, priority) != before:
+        recompute_open_tickets(org, priority)
     return row
+
+
+def recompute_open_tickets(org: Organization, priority: str | None = None, now: datetime | None = None) -> int:
+    """After org's calendar or targets changed: recompute the due dates and SLA states of its open tickets (all,
+    or one priority's), and send the warnings and breaches the new settings reach. Returns how many changed.
+
+    Pauses already closed keep the business seconds measured under the calendar of their time."""
+    now = now or utcnow()
+    cal = calendar_for(org.id)
+    query = scoped(Ticket, org).where(Ticket.status.notin_(("resolved", "closed"))).order_by(Ticket.id)
+    if priority is not None:
+        query = query.where(Ticket.priority == priority)
+    changed, last_id = 0, 0
+    while True:
+        batch = list(db.session.scalars(query.where(Ticket.id > last_id).limit(200)))
+        if not batch:
+            break
+        to_notify = []
+        for ticket in batch:
+            last_id = ticket.id
+            due = (ticket.first_response_due_at, ticket.resolution_due_at)
+            _recompute_due(ticket, cal)
+            changed += (ticket.first_response_due_at, ticket.resolution_due_at) != due
+            to_notify += [(ticket, event, target) for event, target in refresh_sla(ticket, now)]
+        db.session.commit()
+        for ticket, event, target in to_notify:
+            _notify_sla(ticket, event, target)
+    return changed
 
 
 def _recompute_due(ticket: Ticket, cal: sla.Calendar | None = None) -> None:
@@ -246,6 +283,13 @@ def _notify(org: Organization, people: list, event: str, data: dict) -> None:
     except Exception:  # noqa: BLE001 - the ticket is saved; the delivery log shows what went wrong
         db.session.rollback()
         log.exception("could not notify %s for %s", event, data.get("ticket_id") or data.get("title"))
+
+
+def agent_inbox(agent: User, *, page: int = 1, per_page: int = 20):
+    """The ticket notifications addressed to an agent, from every organization (agents are members of none)."""
+    from portal.notifications.service import staff_inbox
+
+    return staff_inbox(agent, event_prefix="ticket.", page=page, per_page=per_page)
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
@@ -412,11 +456,21 @@ def set_status(ticket: Ticket, status: str, by: User, *, as_agent: bool) -> Tick
     ticket.last_activity_at = now
     refresh_sla(ticket, now)
     db.session.commit()
-    people = [ticket.requester] if as_agent else ([ticket.assignee] if ticket.assignee else [])
-    people = [p for p in people if p is not None and p.id != by.id]
-    _notify(ticket.org, people, "message", {"title": f"[{ticket.public_id}] {STATUS_LABELS[status]}: {ticket.subject}"[:200],
-                                            "body": f"{by.display_name} changed \"{ticket.subject}\" from {STATUS_LABELS[previous].lower()} to {STATUS_LABELS[status].lower()}."})
+    _notify_status(ticket, previous, by, as_agent=as_agent)
     return ticket
+
+
+def _notify_status(ticket: Ticket, previous: str, by: User, *, as_agent: bool) -> None:
+    """ticket.status_changed to the customer who filed the ticket (unless they made the change), and to the
+    assignee when the customer side made it. Only called for an explicit status change: the status moves that
+    come with a reply are told by ticket.replied, and internal notes change no status."""
+    people = [ticket.requester]
+    if not as_agent:
+        people.append(ticket.assignee)
+    people = [p for p in people if p is not None and p.id != by.id]
+    data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "old_status": STATUS_LABELS[previous],
+            "new_status": STATUS_LABELS[ticket.status], "changed_by": by.display_name}
+    _notify(ticket.org, people, "ticket.status_changed", data)
 
 
 def update_ticket(ticket: Ticket, by: User, *, as_agent: bool, status: str | None = None, priority: str | None = None,
@@ -615,6 +669,31 @@ def customer_queue(org: Organization, user: User, membership: Membership | None,
     return _keyset(base, filters, user, per_page, search_comments=False)
 
 
+_WORD = re.compile(r"\w+")
+
+
+def _search(q: str, search_comments: bool):
+    """The WHERE clause of a queue search: every word of q must match. PostgreSQL: full text (each word as a prefix)
+    through the GIN indexes on subject+body and on comments; SQLite: each word as a substring, with LIKE."""
+    words = _WORD.findall(q)[:20]
+    if not words:
+        return false()
+    if db.engine.dialect.name == "postgresql":
+        # \w+ words joined by & leave nothing for to_tsquery to parse as an operator: safe from any input.
+        tsquery = func.to_tsquery(SEARCH_CONFIG, " & ".join(f"{w}:*" for w in words))
+        hits = select(Ticket.id).where(ticket_search_vector().bool_op("@@")(tsquery))
+        if search_comments:
+            hits = union(hits, select(TicketComment.ticket_id).where(comment_search_vector().bool_op("@@")(tsquery)))
+        return Ticket.id.in_(hits)
+    every = []
+    for word in words:
+        found = [Ticket.subject.icontains(word, autoescape=True), Ticket.body.icontains(word, autoescape=True)]
+        if search_comments:
+            found.append(Ticket.id.in_(select(TicketComment.ticket_id).where(TicketComment.body.icontains(word, autoescape=True))))
+        every.append(or_(*found))
+    return and_(*every)
+
+
 def _keyset(query, filters: QueueFilters, me: User, per_page: int, search_comments: bool = True) -> tuple[list[Ticket], str | None]:
     sort = filters.sort if filters.sort in SORTS else "activity"
     column, desc = SORTS[sort]
@@ -637,11 +716,8 @@ def _keyset(query, filters: QueueFilters, me: User, per_page: int, search_commen
     elif filters.assignee:
         query = query.where(Ticket.assignee_id == select(User.id).where(User.public_id == filters.assignee).scalar_subquery())
     if filters.q.strip():
-        like = f"%{filters.q.strip()}%"
-        hits = [Ticket.subject.ilike(like), Ticket.body.ilike(like)]
-        if search_comments:  # agents also find words in replies and notes; customers only in what they may see
-            hits.append(Ticket.id.in_(select(TicketComment.ticket_id).where(TicketComment.body.ilike(like))))
-        query = query.where(or_(*hits))
+        # agents also find words in replies and notes; customers only in what they may see
+        query = query.where(_search(filters.q, search_comments))
     cursor = _parse_cursor(filters.after, sort) if filters.after else None
     if cursor is not None:
         value, ident = cursor

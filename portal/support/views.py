@@ -11,6 +11,7 @@ from portal.errors import ServiceError
 from portal.extensions import htmx, talisman
 from portal.forms import apply_errors
 from portal.infra.storage import content_disposition
+from portal.pagination import clamp
 from portal.support import bp, service
 from portal.support.attachments import PREVIEWABLE
 from portal.support.forms import RatingForm, ReplyForm, TicketForm
@@ -231,6 +232,14 @@ def queue():
     if fragment and request.args.get("after"):
         return render_template("support/_queue_rows.html", **context)
     return render_page("support/queue.html", "support/_queue.html", **context)
+
+
+@bp.get("/support/notifications")
+@platform_required("platform.support")
+def agent_notifications():
+    """The agent's in-app ticket notifications from every organization."""
+    page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 20)
+    return render_template("support/notifications.html", result=service.agent_inbox(_me(), page=page, per_page=per_page))
 
 
 @bp.post("/support/queue/bulk")

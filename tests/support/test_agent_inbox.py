@@ -1,0 +1,43 @@
+"""Agents belong to no customer org, so their in-app ticket notifications have their own inbox under /support/."""
+
+from __future__ import annotations
+
+from portal.notifications import service as notifications
+from portal.support import service
+
+
+def test_an_agents_inbox_shows_ticket_events_from_every_org(app, desk, client, login_as):
+    acme = service.create_ticket(desk.org, desk.customer, subject="Acme printer on fire", body="b")
+    bravo = service.create_ticket(desk.other_org, desk.outsider, subject="Bravo login loop", body="b")
+    service.assign(acme, desk.agent.public_id, desk.agent2)
+    service.add_comment(acme, desk.customer, "Any news on the fire?", as_agent=False)
+    login_as(desk.agent)
+    # the org inbox is not theirs: they are not members of acme
+    assert client.get("/o/acme/notifications").status_code == 404
+    page = client.get("/support/notifications")
+    assert page.status_code == 200
+    html = page.text
+    assert f"[{acme.public_id}] New medium ticket: Acme printer on fire" in html
+    assert f"[{bravo.public_id}] New medium ticket: Bravo login loop" in html
+    assert f"[{acme.public_id}] Assigned to Agnes Agent" in html
+    assert f"[{acme.public_id}] New reply: Acme printer on fire" in html and "Any news on the fire?" in html
+    assert f'href="/support/tickets/{acme.public_id}"' in html and "Bravo" in html  # a link to the ticket, and its org
+    # the queue links to it
+    assert 'href="/support/notifications"' in client.get("/support/queue").text
+
+
+def test_an_agents_inbox_holds_only_their_own_ticket_notifications(app, desk, client, login_as):
+    ticket = service.create_ticket(desk.org, desk.customer, subject="Only for Bert", body="b")
+    service.assign(ticket, desk.agent2.public_id, desk.agent)
+    notifications.notify(desk.org, [desk.agent], "message", {"title": "Not a ticket event", "body": "x"})
+    login_as(desk.agent)
+    html = client.get("/support/notifications").text
+    assert "New medium ticket: Only for Bert" in html  # ticket.created reached every agent
+    assert "Assigned to Bert Agent" not in html and "Not a ticket event" not in html
+    login_as(desk.agent2)
+    assert f"[{ticket.public_id}] Assigned to Bert Agent" in client.get("/support/notifications").text
+    # customers and org admins never see it: a 404, as for every /support/ page
+    for person in (desk.customer, desk.admin):
+        login_as(person)
+        assert client.get("/support/notifications").status_code == 404
+
