@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context, render_template
 from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from portal.extensions import htmx
 from portal.roles import ROLE_LABELS, role_allows
@@ -53,8 +54,13 @@ def register(app: Flask) -> None:
     def navigation():
         if not has_request_context() or not current_user.is_authenticated:  # emails render in jobs
             return {"my_memberships": []}
-        from portal.orgs.service import orgs_of
+        # Lazy: only pages that draw the nav pay for the query, not HTMX fragments.
+        return {"my_memberships": LocalProxy(_my_memberships), "current_org": g.get("org")}
 
-        if "my_memberships" not in g:
-            g.my_memberships = orgs_of(current_user)
-        return {"my_memberships": g.my_memberships, "current_org": g.get("org")}
+
+def _my_memberships() -> list:
+    from portal.orgs.service import orgs_of
+
+    if "my_memberships" not in g:
+        g.my_memberships = orgs_of(current_user)
+    return g.my_memberships
