@@ -211,12 +211,15 @@ def main() -> None:
 
     base = results["smtplib_1_conn_per_s"]
     print(f"\nOne event to {args.members:,} members (PostgreSQL, Redis, RQ workers, SMTP on loopback)\n")
-    print(f"{'workers':>7} {'fan-out s':>10} {'all emails s':>13} {'emails/s':>9} {'per worker':>11} {'vs smtplib':>11}")
+    # Each worker holds one SMTP connection, so n workers compare with n smtplib connections to the same
+    # server: when the server itself is the bottleneck, two connections get little more than one.
+    print(f"{'workers':>7} {'fan-out s':>10} {'all emails s':>13} {'emails/s':>9} {'per worker':>11} {'vs 1 conn':>10} {'vs n conns':>11}")
     for r in results["runs"]:
+        per_conn = results[f"smtplib_{r['workers']}_conn_per_s"] / r["workers"]
         print(f"{r['workers']:>7} {r['fanout_s']:>10} {r['all_emails_s']:>13} {r['emails_per_s']:>9} {r['emails_per_s_per_worker']:>11} "
-              f"{r['emails_per_s_per_worker'] / base:>10.2f}x")
-    print(f"\nbaseline: plain smtplib, one connection: {base}/s; two connections: {results['smtplib_2_conn_per_s']}/s")
-    print("target: per-worker email throughput >= 0.5x plain smtplib")
+              f"{r['emails_per_s_per_worker'] / base:>9.2f}x {r['emails_per_s_per_worker'] / per_conn:>10.2f}x")
+    print(f"\nbaseline: plain smtplib, one connection: {base}/s; two connections: {results['smtplib_2_conn_per_s']}/s in all")
+    print("target: per-worker email throughput >= 0.5x plain smtplib ('vs n conns': per smtplib connection, as many as workers)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(results, indent=2))

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from portal.accounts.models import User
 from portal.errors import ServiceError, ValidationFailed
@@ -308,43 +308,42 @@ def notify(
     user_ids = [p.user.id for p in people if p.user]
     settings = _settings(org, user_ids)
     profiles = {p.user_id: p for p in db.session.scalars(select(NotificationProfile).where(NotificationProfile.user_id.in_(user_ids or [-1])))}
-    now, cache, created, queued = utcnow(), {}, [], []
-    with db.session.no_autoflush:  # one flush at the end, not one per recipient
-        _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, created, queued)
-    db.session.flush()
-    due = _due(queued)
+    now, cache = utcnow(), {}
+    notes, plans = _fan_out(org, event, people, data, wanted, settings, profiles, now, cache)
+    # Bulk INSERT ... RETURNING rather than the unit of work: 10,000 recipients in a few statements.
+    created = list(db.session.scalars(insert(Notification).returning(Notification, sort_by_parameter_order=True), notes)) if notes else []
+    rows = [{**row, "notification_id": note.id} for note, planned in zip(created, plans, strict=True) for row in planned]
+    due = []
+    if rows:
+        table = Delivery.__table__  # Core, not the ORM's bulk path: that one fetched RETURNING rows in quadratic time
+        inserted = db.session.execute(insert(table).returning(table.c.id, table.c.channel, table.c.next_attempt_at, table.c.status), rows)
+        due = [(i, channel, at) for i, channel, at, status in inserted if status == "queued"]
     db.session.commit()
     _enqueue(due)
     return created
 
 
-def _fan_out(org, event, people, data, wanted, settings, profiles, now, cache, created, queued) -> None:
+def _fan_out(org, event, people, data, wanted, settings, profiles, now, cache) -> tuple[list[dict], list[list[dict]]]:
+    """The notification row of each recipient, and the delivery rows planned for it."""
+    notes, plans = [], []
     for person in people:
         values = {"org_name": org.name, "recipient_name": person.user.display_name if person.user else person.address, "url": "", **data}
         title, body = render_for(org, event, "in_app", values, cache)
-        note = Notification(org_id=org.id, user_id=person.user.id if person.user else None, email=person.email, event=event.name, title=title[:300], body=body, data=data)
-        db.session.add(note)
-        created.append(note)
-        for channel in wanted:
-            delivery = _plan_delivery(org, event, channel, person, settings, profiles, now)
-            if delivery is None:
-                continue
-            delivery.notification = note
-            if channel == "in_app" and delivery.status == "delivered":
-                note.in_inbox = True
-            db.session.add(delivery)
-            if delivery.status == "queued":
-                queued.append(delivery)
+        planned = [row for channel in wanted if (row := _plan_delivery(org, event, channel, person, settings, profiles, now)) is not None]
+        in_inbox = any(row["channel"] == "in_app" and row["status"] == "delivered" for row in planned)
+        notes.append({"org_id": org.id, "user_id": person.user.id if person.user else None, "email": person.email, "event": event.name,
+                      "title": title[:300], "body": body, "data": data, "in_inbox": in_inbox})
+        plans.append(planned)
+    return notes, plans
 
 
-def _delivery(org: Organization, channel: str, status: str, **values) -> Delivery:
-    """A delivery row with every column given, so the fan-out's flush inserts all of them in batched
-    statements: SQLAlchemy batches only consecutive rows with the same columns (10x faster at 10,000)."""
+def _delivery(org: Organization, channel: str, status: str, **values) -> dict:
+    """A delivery row with every column given: one bulk INSERT takes rows that all have the same keys."""
     row = {"to_address": "", "attempts": 0, "last_error": None, "next_attempt_at": None, "sent_at": None, "delivered_at": None}
-    return Delivery(org_id=org.id, channel=channel, status=status, **{**row, **values})
+    return {"org_id": org.id, "channel": channel, "status": status, **row, **values}
 
 
-def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, now) -> Delivery | None:
+def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, now) -> dict | None:
     """The delivery row for one channel, with its starting status; None when the channel doesn't apply."""
     if person.user is None:
         # Only an address: email is the one way to reach them, and no preferences exist yet.
