@@ -34,6 +34,8 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         Index("ix_ticket_queue_due", "resolution_due_at", "id"),
         Index("ix_ticket_queue_priority", "priority_rank", "id"),
         Index("ix_ticket_org_activity", "org_id", "last_activity_at", "id"),
+        Index("ix_ticket_org_priority", "org_id", "priority_rank", "id"),
+        Index("ix_ticket_org_due", "org_id", "resolution_due_at", "id"),
         Index("ix_ticket_sla_open", "sla_state", "status"),
         # Full-text search of the queue, PostgreSQL only: the expression of ticket_search_vector() below.
         Index("ix_ticket_search", text(TICKET_VECTOR_SQL), postgresql_using="gin").ddl_if(dialect="postgresql"),

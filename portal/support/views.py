@@ -217,7 +217,9 @@ def _queue_context(full: bool) -> dict:
     tickets, next_cursor = service.queue(filters, _me())
     kept = {k: getattr(filters, k) for k in QUEUE_KEYS if getattr(filters, k)}
     next_url = f"{url_for('support.queue')}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
-    context = {"tickets": tickets, "filters": filters, "next_url": next_url, "query_string": urlencode(kept), "first_page": not filters.after}
+    context = {"tickets": tickets, "filters": filters, "next_url": next_url, "query_string": urlencode(kept), "first_page": not filters.after,
+               # built once, not once per row: url_for is a tenth of the rows' rendering time
+               "ticket_url_prefix": url_for("support.agent_show", ticket_id="-").removesuffix("-")}
     if full:
         context.update(statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, sla_states=SLA_STATES, agents=service.agents(),
                        views=service.saved_views(_me()), available=service.is_available(_me()))
