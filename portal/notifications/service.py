@@ -61,11 +61,16 @@ def _settings(org: Organization, user_ids: list[int]) -> dict[tuple[int | None, 
     return {(s.user_id, s.event, s.channel): s.enabled for s in db.session.scalars(query)}
 
 
-def resolve(settings: dict, user_id: int | None, event: Event, channel: str) -> bool:
-    """Is channel on for this user and event? User choice, else org default, else the catalog's default."""
+def resolve(settings: dict, user_id: int | None, event: Event, channel: str, org_defaults: bool = True) -> bool:
+    """Is channel on for this user and event? User choice, else org default, else the catalog's default.
+
+    org_defaults=False for platform staff (support agents) told about an org's tickets: an org admin
+    muting an event for their members must not mute it for the people answering them.
+    """
     if event.critical and channel in event.channels:
         return True
-    for key in ((user_id, event.name, channel), (None, event.name, channel)):
+    keys = ((user_id, event.name, channel), (None, event.name, channel)) if org_defaults else ((user_id, event.name, channel),)
+    for key in keys:
         if key in settings:
             return settings[key]
     return channel in event.channels
@@ -309,7 +314,8 @@ def notify(
     settings = _settings(org, user_ids)
     profiles = {p.user_id: p for p in db.session.scalars(select(NotificationProfile).where(NotificationProfile.user_id.in_(user_ids or [-1])))}
     now, cache = utcnow(), {}
-    notes, plans = _fan_out(org, event, people, data, wanted, settings, profiles, now, cache)
+    members = set(db.session.scalars(select(Membership.user_id).where(Membership.org_id == org.id, Membership.user_id.in_(user_ids or [-1]))))
+    notes, plans = _fan_out(org, event, people, data, wanted, settings, members, profiles, now, cache)
     # Bulk INSERT ... RETURNING rather than the unit of work: 10,000 recipients in a few statements.
     created = list(db.session.scalars(insert(Notification).returning(Notification, sort_by_parameter_order=True), notes)) if notes else []
     rows = [{**row, "notification_id": note.id} for note, planned in zip(created, plans, strict=True) for row in planned]
@@ -323,13 +329,13 @@ def notify(
     return created
 
 
-def _fan_out(org, event, people, data, wanted, settings, profiles, now, cache) -> tuple[list[dict], list[list[dict]]]:
+def _fan_out(org, event, people, data, wanted, settings, members, profiles, now, cache) -> tuple[list[dict], list[list[dict]]]:
     """The notification row of each recipient, and the delivery rows planned for it."""
     notes, plans = [], []
     for person in people:
         values = {"org_name": org.name, "recipient_name": person.user.display_name if person.user else person.address, "url": "", **data}
         title, body = render_for(org, event, "in_app", values, cache)
-        planned = [row for channel in wanted if (row := _plan_delivery(org, event, channel, person, settings, profiles, now)) is not None]
+        planned = [row for channel in wanted if (row := _plan_delivery(org, event, channel, person, settings, members, profiles, now)) is not None]
         in_inbox = any(row["channel"] == "in_app" and row["status"] == "delivered" for row in planned)
         notes.append({"org_id": org.id, "user_id": person.user.id if person.user else None, "email": person.email, "event": event.name,
                       "title": title[:300], "body": body, "data": data, "in_inbox": in_inbox})
@@ -343,13 +349,13 @@ def _delivery(org: Organization, channel: str, status: str, **values) -> dict:
     return {"org_id": org.id, "channel": channel, "status": status, **row, **values}
 
 
-def _plan_delivery(org, event, channel, person: Recipient, settings, profiles, now) -> dict | None:
+def _plan_delivery(org, event, channel, person: Recipient, settings, members, profiles, now) -> dict | None:
     """The delivery row for one channel, with its starting status; None when the channel doesn't apply."""
     if person.user is None:
         # Only an address: email is the one way to reach them, and no preferences exist yet.
         return _delivery(org, "email", "queued", to_address=person.address, next_attempt_at=now) if channel == "email" else None
     user = person.user
-    on = resolve(settings, user.id, event, channel)
+    on = resolve(settings, user.id, event, channel, org_defaults=user.id in members)
     if channel == "in_app":
         if on:
             return _delivery(org, channel, "delivered", to_address=user.public_id, sent_at=now, delivered_at=now)

@@ -483,11 +483,14 @@ def update_ticket(ticket: Ticket, by: User, *, as_agent: bool, status: str | Non
         raise ValidationFailed(errors)
     if category is not None:
         ticket.category = category
+    reached = []
     if priority is not None and priority != ticket.priority:
         ticket.priority, ticket.priority_rank = priority, PRIORITY_RANK[priority]
         _recompute_due(ticket)
-        refresh_sla(ticket)
+        reached = refresh_sla(ticket)  # a tighter target may be at its warning or breach already
     db.session.commit()
+    for event, target in reached:  # marked as reached above: sent now, or never (the job skips them)
+        _notify_sla(ticket, event, target)
     if assignee_id is not None:
         assign(ticket, assignee_id, by)
     if status is not None:

@@ -41,3 +41,14 @@ def test_an_agents_inbox_holds_only_their_own_ticket_notifications(app, desk, cl
         login_as(person)
         assert client.get("/support/notifications").status_code == 404
 
+
+
+def test_an_org_muting_an_event_for_its_members_does_not_mute_it_for_agents(app, desk, client, login_as):
+    # Ada turns new-ticket notifications off in every channel for Acme's members
+    notifications.save_preferences(desk.org, None, {"ticket.created": {"in_app": False, "email": False}})
+    notifications.notify(desk.org, [desk.agent, desk.admin], "ticket.created",
+                         {"ticket_id": "tkt_x", "subject": "Muted for members", "priority": "high", "requester_name": "Carol", "url": ""})
+    login_as(desk.agent)
+    assert "Muted for members" in client.get("/support/notifications").text
+    login_as(desk.admin)
+    assert "Muted for members" not in client.get("/o/acme/notifications").text

@@ -95,3 +95,14 @@ def test_agents_set_an_orgs_calendar_and_targets_and_bad_input_is_refused(app, d
     assert bad.status_code == 422 and "Not a valid calendar" in bad.text
     login_as(desk.admin)
     assert client.get(url).status_code == 404
+
+
+def test_raising_the_priority_sends_the_warning_or_breach_it_reaches_at_once(app, desk):
+    _setup(desk)  # high: first response 60 min, resolution 100 min
+    ticket = service.create_ticket(desk.org, desk.customer, subject="Aged", body="b", priority="low")
+    ticket.created_at = utcnow() - timedelta(minutes=85)
+    service._recompute_due(ticket)
+    db.session.commit()
+    service.assign(ticket, desk.agent.public_id, desk.agent2)
+    service.update_ticket(ticket, desk.agent, as_agent=True, priority="high")
+    assert _events(ticket.public_id) == [("ticket.sla_breached", desk.agent.id), ("ticket.sla_warning", desk.agent.id)]
