@@ -1,8 +1,8 @@
 """Definition → LangGraph StateGraph, compiled once per (app, version) with the app's checkpointer.
 
 Each node is wrapped so that its start, end, duration, input, output and error are written as a step
-of the run (in its own app context, so a node running on LangGraph's thread pool has its own session),
-and so that a cancelled or timed-out run stops before its next node.
+of the run (through the run's job, service.RunJob: one INSERT when the node ends), and so that a cancelled
+or timed-out run stops before its next node.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from langgraph.errors import GraphInterrupt
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
+from portal.models import utcnow
 from portal.workflows import nodes
 from portal.workflows.definition import END as DEF_END
 from portal.workflows.definition import START as DEF_START
@@ -42,16 +43,16 @@ _cache: dict[tuple[int, int, str], Any] = {}
 _lock = threading.Lock()
 
 
-def compiled(version) -> Any:
+def compiled(version_id: int, definition: dict) -> Any:
     """The compiled graph of a workflow version (cached per app and version: versions never change)."""
     app = current_app._get_current_object()
     # The definition's digest is part of the key: row ids come back after a database is emptied (tests).
-    key = (id(app), version.id, hashlib.sha1(json.dumps(version.definition, sort_keys=True).encode()).hexdigest())
+    key = (id(app), version_id, hashlib.sha1(json.dumps(definition, sort_keys=True).encode()).hexdigest())
     graph = _cache.get(key)
     if graph is None:
         from portal.workflows.checkpoint import saver
 
-        graph = build(version.definition, app).compile(checkpointer=saver(app))
+        graph = build(definition, app).compile(checkpointer=saver(app))
         with _lock:
             if len(_cache) > 512:
                 _cache.clear()
@@ -84,7 +85,7 @@ def build(definition: dict, app: Flask) -> StateGraph:
         policy = None
         if retry and retry.get("attempts", 1) > 1:
             policy = RetryPolicy(max_attempts=retry["attempts"], initial_interval=retry.get("backoff", 0.5), backoff_factor=2.0, jitter=False, retry_on=_retry_on)
-        graph.add_node(node["id"], _wrap(app, node, run), retry_policy=policy)
+        graph.add_node(node["id"], _wrap(app, node, run, _successor(node, edges_from.get(node["id"], []))), retry_policy=policy)
     for src, edges in edges_from.items():
         src_node = next((n for n in definition["nodes"] if n["id"] == src), None)
         if src_node is not None and src_node["type"] == "condition":
@@ -96,31 +97,51 @@ def build(definition: dict, app: Flask) -> StateGraph:
     return graph
 
 
+def _successor(node: dict, edges: list[dict]):
+    """The function of a node's update that names the node running after it (None for END; UNKNOWN if it
+    cannot tell), so that the node's end can mark it current in the same write (see RunJob.node_ended)."""
+    from portal.workflows.service import UNKNOWN
+
+    def target(name: str) -> str | None:
+        return None if name == DEF_END else name
+
+    if node["type"] == "condition":
+        path_map = {(e.get("when") or ""): e["to"] for e in edges}
+        return lambda update: target(path_map[update[node["id"]]]) if update.get(node["id"]) in path_map else UNKNOWN
+    if len(edges) == 1:  # validation allows one edge out of any other node (no fan-out)
+        return lambda update, to=target(edges[0]["to"]): to
+    return lambda update: UNKNOWN
+
+
 def _route(node_id: str, state: RunState) -> str:
     return state["state"][node_id]
 
 
-def _wrap(app: Flask, node: dict, run):
+def _wrap(app: Flask, node: dict, run, successor):
     from portal.workflows import service
 
     def run_node(state: RunState, run_id: int) -> dict:
-        wf_run, step = service.step_started(run_id, node, state)
-        ctx = nodes.Context(run=wf_run, config=app.config)
+        job = service.current_job()
+        started = utcnow()
+        job.node_started(node["id"], started)
+        ctx = nodes.Context(run_id=run_id, org_id=job.row.org_id, created_by_id=job.row.created_by_id, config=app.config)
+        # The step is written once, when the node ends (one INSERT with its start time, not an INSERT then an
+        # UPDATE), in the same statement that names the next node current and checks for a cancel.
         try:
             update = run(node, state.get("input") or {}, state.get("state") or {}, ctx)
         except GraphInterrupt:
-            service.step_finished(step, "waiting", None, None, 0)
+            job.node_ended(node, started, state, "waiting", None, None, 0, node["id"])
             raise
         except Exception as exc:
-            service.step_finished(step, "failed", None, f"{type(exc).__name__}: {exc}", ctx.tokens)
+            job.node_ended(node, started, state, "failed", None, f"{type(exc).__name__}: {exc}", ctx.tokens, node["id"])
             raise
-        service.step_finished(step, "succeeded", update, None, ctx.tokens)
+        job.node_ended(node, started, state, "succeeded", update, None, ctx.tokens, successor(update))
         return {"state": update, "tokens": ctx.tokens}
 
     def node_fn(state: RunState, config) -> dict:
         run_id = config["configurable"]["run_id"]
         # A run's nodes run one at a time (validation allows no fan-out), in the job's thread or with its
-        # context copied: the job's session can record the steps, without a new connection per node.
+        # context copied: the steps go through the job's one connection (service.current_job()).
         if has_app_context() and current_app._get_current_object() is app:
             return run_node(state, run_id)
         with app.app_context():

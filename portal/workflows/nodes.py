@@ -25,11 +25,21 @@ class NodeFailed(Exception):
 
 @dataclass
 class Context:
-    """What a node may use besides the state: its run's org, creator and the app config."""
+    """What a node may use besides the state: its run's ids and org, and the app config."""
 
-    run: Any
+    run_id: int
+    org_id: int
+    created_by_id: int | None
     config: dict
     tokens: int = 0
+
+    @property
+    def run(self) -> Any:
+        """The run's row, loaded only by the nodes that need more than its ids (notify)."""
+        from portal.extensions import db
+        from portal.workflows.models import WorkflowRun
+
+        return db.session.get(WorkflowRun, self.run_id)
 
 
 def render(source: str, inp: dict, state: dict) -> str:
@@ -61,12 +71,12 @@ def notify(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
 
     title = render(node["config"]["title"], inp, state)
     body = render(node["config"].get("body") or "", inp, state)
-    recipients = [ctx.run.created_by] if ctx.run.created_by else []
+    recipients = [ctx.run.created_by] if ctx.created_by_id else []
     if recipients:
         from portal.extensions import db
         from portal.orgs.models import Organization
 
-        notifications.notify(db.session.get(Organization, ctx.run.org_id), recipients, "message", {"title": title[:300], "body": body})
+        notifications.notify(db.session.get(Organization, ctx.org_id), recipients, "message", {"title": title[:300], "body": body})
     return {node["id"]: {"sent": len(recipients)}}
 
 
@@ -119,7 +129,7 @@ def llm(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
     from portal.workflows.service import llm_settings_for
 
     cfg = node["config"]
-    settings, api_key = llm_settings_for(ctx.run.org_id)
+    settings, api_key = llm_settings_for(ctx.org_id)
     if settings is None:
         raise NodeRefused("This organization has no LLM endpoint configured (Workflows → LLM settings).")
     url = settings.base_url.rstrip("/") + "/chat/completions"

@@ -94,7 +94,8 @@ def test_cancel_a_running_run_stops_it_before_the_next_node(app, client, login_a
     ))
     job_id = _execute(client, org, wf_id)
     assert gate.entered.wait(20), "the run never reached the gate"
-    assert _status(client, org, job_id)["status"] == "running"
+    live = _status(client, org, job_id)
+    assert (live["status"], live["current_node"], live["steps"]) == ("running", "hold", [])  # a step is written when its node ends
     resp = client.delete(f"/api/v1/workflows/{job_id}?org={org.slug}")
     assert resp.status_code == 200 and resp.get_json()["status"] == "cancelled"
     gate.opened.set()  # the node finishes; the run must stay cancelled
@@ -186,6 +187,10 @@ def test_failed_run_notifies_and_retry_resumes_from_the_failed_node(app, client,
     out = _status(client, org, job_id)
     assert out["status"] == "succeeded" and out["output"]["a"] == "1"
     assert [s["node"] for s in out["steps"]] == ["first", "call", "call"]  # `first` did not run again
+    assert [s["attempt"] for s in out["steps"]] == [1, 1, 2]  # numbered after the steps of the failed job
+    db.session.expire_all()
+    usage = db.session.scalars(select(WorkflowUsageEvent)).all()  # the failed run's event, updated by the retry's outcome
+    assert [(u.status, u.duration_ms == out["duration_ms"]) for u in usage] == [("succeeded", True)]
 
 
 def test_http_node_refuses_internal_addresses(app, client, login_as, org, admin, local_server, wait_for_jobs):

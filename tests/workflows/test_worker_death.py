@@ -85,4 +85,5 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
     assert done.recoveries == 1
     nodes = [s.node_id for s in done.steps]
     assert nodes.count("first") == 1  # resumed from the checkpoint, not restarted
-    assert nodes.count("hold") == 2 and nodes.count("after") == 1
+    # A step is written when its node ends: the attempt the SIGKILL cut short left none; the resumed one did.
+    assert nodes.count("hold") == 1 and nodes.count("after") == 1
