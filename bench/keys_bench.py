@@ -32,7 +32,6 @@ import os
 import platform
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -47,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 from bench.run import (  # noqa: E402
     BIN,
     HOST,
-    SCRUBBED,
     USER_AGENT,
     BenchError,
     CpuMeter,
@@ -56,12 +54,13 @@ from bench.run import (  # noqa: E402
     check_endpoint,
     check_postgres,
     create_database,
-    drop_database,
     ensure_wrk,
     flush_redis,
-    free_port,
+    local_only,
+    portal_env,
     run,
-    wait_ready,
+    start_gunicorn,
+    tear_down,
     wrk,
 )
 
@@ -336,15 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     release = None
     if args.redis is None:
         args.redis, release = claim_redis_db(REDIS_BASE)
-    for url in (args.pg, args.redis):
-        if not url.split("://", 1)[1].split("/")[0].split("@")[-1].startswith(("127.0.0.1", "localhost")):
-            raise SystemExit(f"The benchmark only talks to 127.0.0.1: {url}")
-
-    def _terminate(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    local_only(args.pg, args.redis)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     admin_url = f"{args.pg.rstrip('/')}/postgres"
     db_url = f"{args.pg.rstrip('/')}/{args.db_name}"
@@ -355,11 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         wrk_bin = ensure_wrk()
         check_postgres(admin_url)
         flush_redis(args.redis)
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-        env.update(
-            FLASK_APP="wsgi", DATABASE_URL=db_url, REDIS_URL=args.redis, SECRET_KEY=secrets.token_urlsafe(32),
-            PYTHONUNBUFFERED="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", KEYS_BENCH_EMAIL=EMAIL,
-        )
+        env = portal_env(db_url, args.redis, KEYS_BENCH_EMAIL=EMAIL)
         print(f"Database {args.db_name}: create, migrate, seed one org, its owner and a key ...", flush=True)
         create_database(admin_url, args.db_name)
         db_created = True
@@ -371,10 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         local = in_stack(env, "--in-process", "--limiter-seconds", str(args.limiter_seconds))
         inproc, limiter = local["in_process"], local["limiter"]
 
-        port = free_port()
-        gunicorn = [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning"]
-        server = stack.start("portal", gunicorn + ["-b", f"{HOST}:{port}", "bench.keys_bench:bypass_app()"], env)
-        wait_ready(port, "/health", server, stack, "portal")
+        port, server = start_gunicorn(stack, "portal", "bench.keys_bench:bypass_app()", env)
         ua = {"User-Agent": USER_AGENT}
         key_headers = {**ua, "Authorization": f"Bearer {seeded['key']}"}
         url = f"http://{HOST}:{port}/api/v1/me"
@@ -440,16 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nbench: {exc}", file=sys.stderr)
         return 2
     finally:
-        stack.stop()
-        if db_created:
-            try:
-                drop_database(admin_url, args.db_name)
-            except Exception as exc:  # report, but never hide the benchmark's own error
-                print(f"bench: could not drop {args.db_name}: {exc}", file=sys.stderr)
-        try:
-            flush_redis(args.redis)
-        except BenchError:
-            pass
+        tear_down(stack, admin_url, args.db_name if db_created else None, args.redis)
         if release is not None:
             release()
         shutil.rmtree(logdir, ignore_errors=True)

@@ -339,6 +339,51 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen, stack: Stack, name:
     raise BenchError(f"{name} did not answer on {HOST}:{port}{path} within {timeout:.0f} s:\n{stack.log_tail(name)}")
 
 
+def local_only(*urls: str) -> None:
+    """Refuse to run against anything but this machine, and turn SIGTERM/SIGHUP into a clean exit (so the
+    `finally` blocks stop servers and drop databases)."""
+    for url in urls:
+        if not url.split("://", 1)[1].split("/")[0].split("@")[-1].startswith(("127.0.0.1", "localhost")):
+            raise SystemExit(f"The benchmark only talks to 127.0.0.1: {url}")
+
+    def _terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+
+
+def portal_env(db_url: str, redis_url: str, **extra: str) -> dict:
+    """The environment of the portal's processes: the caller's, minus what would change what is measured."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env.update(FLASK_APP="wsgi", DATABASE_URL=db_url, REDIS_URL=redis_url, SECRET_KEY=secrets.token_urlsafe(32),
+               PYTHONUNBUFFERED="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", **extra)
+    return env
+
+
+def start_gunicorn(stack: Stack, name: str, app: str, env: dict, ready_path: str = "/health") -> tuple[int, subprocess.Popen]:
+    """Serve app on a free port with the benchmarks' gunicorn settings; returns (port, process) once it answers."""
+    port = free_port()
+    argv = [str(BIN / "gunicorn"), *GUNICORN_ARGS, "--graceful-timeout", "5", "--log-level", "warning", "-b", f"{HOST}:{port}", app]
+    proc = stack.start(name, argv, env)
+    wait_ready(port, ready_path, proc, stack, name)
+    return port, proc
+
+
+def tear_down(stack: Stack, admin_url: str, db_name: str | None, redis_url: str) -> None:
+    """Stop the servers, drop the database (if one was created) and flush the Redis database, on any exit."""
+    stack.stop()
+    if db_name:
+        try:
+            drop_database(admin_url, db_name)
+        except Exception as exc:  # report, but never hide the benchmark's own error
+            print(f"bench: could not drop {db_name}: {exc}", file=sys.stderr)
+    try:
+        flush_redis(redis_url)
+    except BenchError:
+        pass
+
+
 def login(port: int, email: str, password: str, slug: str) -> str:
     """Log in over HTTP like a browser; return the session cookie, settled so that pages stop rewriting it."""
     client = Client(port)
@@ -484,16 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
-    for url in (args.pg, args.redis):
-        if not url.split("://", 1)[1].split("/")[0].split("@")[-1].startswith(("127.0.0.1", "localhost")):
-            raise SystemExit(f"The benchmark only talks to 127.0.0.1: {url}")
-
-    def _terminate(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
-
+    local_only(args.pg, args.redis)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     admin_url = f"{args.pg.rstrip('/')}/postgres"
     db_url = f"{args.pg.rstrip('/')}/{args.db_name}"
@@ -506,11 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         check_postgres(admin_url)
         flush_redis(args.redis)
 
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-        env.update(
-            FLASK_APP="wsgi", DATABASE_URL=db_url, REDIS_URL=args.redis, SECRET_KEY=secrets.token_urlsafe(32),
-            PYTHONUNBUFFERED="1", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        )
+        env = portal_env(db_url, args.redis)
         print(f"Database {args.db_name}: create, migrate, seed {args.members} members ...", flush=True)
         create_database(admin_url, args.db_name)
         db_created = True
@@ -521,12 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         analyze_database(db_url)
         print(f"  seeded in {time.monotonic() - started:.1f} s: org {seed['slug']} with {seed['members']} members")
 
-        portal_port, bare_port = free_port(), free_port()
-        gunicorn = [str(BIN / "gunicorn"), *GUNICORN_ARGS, "--graceful-timeout", "5", "--log-level", "warning"]
-        portal = stack.start("portal", gunicorn + ["-b", f"{HOST}:{portal_port}", "wsgi:app"], env)
-        bare = stack.start("bare", gunicorn + ["-b", f"{HOST}:{bare_port}", "bench.bare_app:app"], env)
-        wait_ready(portal_port, "/health", portal, stack, "portal")
-        wait_ready(bare_port, "/", bare, stack, "bare")
+        portal_port, portal = start_gunicorn(stack, "portal", "wsgi:app", env)
+        bare_port, bare = start_gunicorn(stack, "bare", "bench.bare_app:app", env, ready_path="/")
         cookie = login(portal_port, seed["email"], seed["password"], seed["slug"])
         auth = {"Cookie": f"session={cookie}", "User-Agent": USER_AGENT}
 
@@ -592,16 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nbench: {exc}", file=sys.stderr)
         return 2
     finally:
-        stack.stop()
-        if db_created:
-            try:
-                drop_database(admin_url, args.db_name)
-            except Exception as exc:  # report, but never hide the benchmark's own error
-                print(f"bench: could not drop {args.db_name}: {exc}", file=sys.stderr)
-        try:
-            flush_redis(args.redis)
-        except BenchError:
-            pass
+        tear_down(stack, admin_url, args.db_name if db_created else None, args.redis)
         shutil.rmtree(logdir, ignore_errors=True)
 
 

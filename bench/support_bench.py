@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import secrets
 import sys
@@ -30,10 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run import (  # noqa: E402 - after the path insert
     BIN,
-    GUNICORN_ARGS,
     HOST,
     RESULTS,
-    SCRUBBED,
     USER_AGENT,
     BenchError,
     Client,
@@ -45,11 +42,11 @@ from bench.run import (  # noqa: E402 - after the path insert
     drop_database,
     ensure_wrk,
     flush_redis,
-    free_port,
     measure,
+    portal_env,
     print_table,
     run,
-    wait_ready,
+    start_gunicorn,
 )
 
 ORGS = 100
@@ -171,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         wrk_bin = ensure_wrk()
         check_postgres(admin_url)
         flush_redis(args.redis)
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
-        env.update(FLASK_APP="wsgi", DATABASE_URL=db_url, REDIS_URL=args.redis, SECRET_KEY=secrets.token_urlsafe(32), PYTHONUNBUFFERED="1")
+        env = portal_env(db_url, args.redis)
         create_database(admin_url, args.db_name)
         created = True
         run([str(BIN / "flask"), "db", "upgrade"], env, "flask db upgrade")
@@ -180,12 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         base = seed_base(engine)
         rng = random.Random(6)
 
-        portal_port, bare_port = free_port(), free_port()
-        gunicorn = [str(BIN / "gunicorn"), *GUNICORN_ARGS, "--graceful-timeout", "5", "--log-level", "warning"]
-        portal = stack.start("portal", gunicorn + ["-b", f"{HOST}:{portal_port}", "wsgi:app"], env)
-        bare = stack.start("bare", gunicorn + ["-b", f"{HOST}:{bare_port}", "bench.bare_app:app"], env)
-        wait_ready(portal_port, "/health", portal, stack, "portal")
-        wait_ready(bare_port, "/", bare, stack, "bare")
+        portal_port, portal = start_gunicorn(stack, "portal", "wsgi:app", env)
+        bare_port, bare = start_gunicorn(stack, "bare", "bench.bare_app:app", env, ready_path="/")
         auth = {"Cookie": f"session={agent_login(portal_port, 'agent0@bench.test')}", "User-Agent": USER_AGENT}
         htmx = {**auth, "HX-Request": "true"}
         urls = [
