@@ -80,9 +80,10 @@ def notify(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
     return {node["id"]: {"sent": len(recipients)}}
 
 
-def check_host(url: str) -> None:
+def check_host(url: str) -> str | None:
     """Refuse URLs that reach private, loopback, link-local or otherwise internal addresses (SSRF),
-    unless a super admin allowlisted the host (name or name:port)."""
+    unless a super admin allowlisted the host (name or name:port). Returns the address that was checked,
+    for the request to connect to (None for an allowlisted host)."""
     from portal.workflows.service import allowed_hosts
 
     parts = urlsplit(url)
@@ -92,7 +93,7 @@ def check_host(url: str) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     allowed = allowed_hosts()
     if host in allowed or f"{host}:{port}" in allowed:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
@@ -103,17 +104,32 @@ def check_host(url: str) -> None:
             ip = ip.ipv4_mapped
         if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
             raise NodeRefused(f"Refused: {host} resolves to the internal address {ip} (ask a platform admin to allowlist it).")
+    return infos[0][4][0].split("%")[0]
+
+
+def pinned(url: str, address: str | None) -> tuple[str, dict, dict]:
+    """(URL, extra headers, httpx extensions) that connect to the checked address rather than resolving the
+    name again: a DNS answer that changes between the check and the connection (DNS rebinding) can't
+    redirect the request inside. Host header and TLS name (SNI and certificate check) stay the URL's."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = parts.netloc.rpartition("@")[2]
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
 def http(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
     cfg = node["config"]
     url = render(cfg["url"], inp, state)
-    check_host(url)
-    headers = {k: render(v, inp, state) for k, v in (cfg.get("headers") or {}).items()}
+    target, host_headers, extensions = pinned(url, check_host(url))
+    headers = {**{k: render(v, inp, state) for k, v in (cfg.get("headers") or {}).items()}, **host_headers}
     body = render(cfg["body"], inp, state) if cfg.get("body") else None
     try:
         with httpx.Client(timeout=cfg.get("timeout", 10), follow_redirects=False) as client:
-            resp = client.request(cfg.get("method", "GET"), url, headers=headers, content=body)
+            resp = client.request(cfg.get("method", "GET"), target, headers=headers, content=body, extensions=extensions)
     except httpx.HTTPError as exc:
         raise NodeFailed(f"{type(exc).__name__}: {exc}") from exc
     if resp.status_code >= 400:
@@ -133,15 +149,16 @@ def llm(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
     if settings is None:
         raise NodeRefused("This organization has no LLM endpoint configured (Workflows → LLM settings).")
     url = settings.base_url.rstrip("/") + "/chat/completions"
-    check_host(url)
+    target, host_headers, extensions = pinned(url, check_host(url))
     messages = []
     if cfg.get("system"):
         messages.append({"role": "system", "content": render(cfg["system"], inp, state)})
     messages.append({"role": "user", "content": render(cfg["prompt"], inp, state)})
     payload = {"model": settings.model, "messages": messages, "temperature": cfg.get("temperature", 0.2)}
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    headers = {**({"Authorization": f"Bearer {api_key}"} if api_key else {}), **host_headers}
     try:
-        resp = httpx.post(url, json=payload, headers=headers, timeout=ctx.config.get("WORKFLOW_LLM_TIMEOUT", 60), follow_redirects=False)
+        with httpx.Client(timeout=ctx.config.get("WORKFLOW_LLM_TIMEOUT", 60), follow_redirects=False) as client:
+            resp = client.post(target, json=payload, headers=headers, extensions=extensions)
         resp.raise_for_status()
         answer = resp.json()
         text = answer["choices"][0]["message"]["content"]

@@ -59,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._answer(200, {"ok": True, "call": self.gate.hits[path]})
         if path == "/fail":
             return self._answer(500, {"error": "boom"})
-        return self._answer(200, {"method": self.command, "path": path, "body": body, "header": self.headers.get("X-Test", "")})
+        return self._answer(200, {"method": self.command, "path": path, "body": body, "header": self.headers.get("X-Test", ""),
+                                 "host": self.headers.get("Host", "")})
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 

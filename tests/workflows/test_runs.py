@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import httpx
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -217,7 +218,7 @@ def test_http_node_calls_an_allowlisted_server_with_templates(app, client, login
     wait_for_jobs()
     out = _status(client, org, job_id)
     assert out["status"] == "succeeded", out["error"]
-    assert out["output"]["resp"]["body"] == {"method": "POST", "path": "/echo/7", "body": '{"name": "ada"}', "header": "ADA"}
+    assert out["output"]["resp"]["body"] == {"method": "POST", "path": "/echo/7", "body": '{"name": "ada"}', "header": "ADA", "host": base.split("//", 1)[1]}
 
 
 def test_llm_node_calls_the_orgs_openai_compatible_endpoint(app, client, login_as, org, admin, llm_katan, wait_for_jobs):
@@ -319,3 +320,22 @@ def test_super_admin_allowlists_a_host_in_the_console(app, client, login_as):
     assert "llm.internal:8000" in client.get("/admin/workflow-hosts").get_data(as_text=True)
     client.post("/admin/workflow-hosts", data={"remove": "llm.internal:8000"})
     assert service.allowed_hosts() == set()
+
+
+def test_a_checked_address_is_the_one_connected_to(app, local_server):
+    """DNS rebinding: the node connects to the address it vetted, not to a second lookup of the name."""
+    from portal.workflows.nodes import check_host, pinned
+
+    assert check_host("https://93.184.216.34/status") == "93.184.216.34"  # a public literal passes, as itself
+    base, _gate = local_server
+    port = base.rsplit(":", 1)[1]
+    # A name that doesn't resolve anywhere: only a request pinned to the vetted address reaches the server.
+    url = f"http://rebind-check.invalid:{port}/echo?x=1"
+    target, headers, extensions = pinned(url, "127.0.0.1")
+    assert target == f"http://127.0.0.1:{port}/echo?x=1"
+    with httpx.Client() as client:
+        answer = client.get(target, headers=headers, extensions=extensions).json()
+    assert answer["path"] == "/echo" and answer["host"] == f"rebind-check.invalid:{port}"
+    target, headers, extensions = pinned("https://api.example.test/v1", "2001:db8::1")
+    assert target == "https://[2001:db8::1]/v1" and headers == {"Host": "api.example.test"}
+    assert extensions == {"sni_hostname": "api.example.test"}
