@@ -11,7 +11,7 @@ from flask_login import current_user
 from portal.api import bp
 from portal.api.helpers import api_org_required, parse_body, parse_query
 from portal.api.openapi import route
-from portal.errors import ServiceError
+from portal.errors import ServiceError, ValidationFailed
 from portal.extensions import login_manager
 from portal.roles import role_allows
 from portal.support import schemas, service
@@ -95,6 +95,8 @@ def create_ticket():
 @support_api("tickets.create")
 def list_tickets():
     query = parse_query(schemas.TicketQuery)
+    if query.after and not service.valid_cursor(query.after, query.sort):
+        raise ValidationFailed({"after": "Not a cursor from this list's `next` link (with the same sort): start again without it."})
     filters = service.QueueFilters(status=query.status, priority=query.priority, category=query.category, sla=query.sla,
                                    assignee=query.assignee, q=query.q, sort=query.sort, after=query.after, org=query.org)
     if _agent():

@@ -80,13 +80,14 @@ class TicketListOut(BaseModel):
 
 
 class TicketQuery(BaseModel):
-    status: str = Field("", description="A status, or active")
-    priority: str = ""
-    category: str = ""
-    sla: str = Field("", description="ok, warning, breached, paused or met (agents)")
+    # An unknown value is a 422 naming the parameter, never a silently ignored filter that returns everything.
+    status: Literal["", "active", "open", "in_progress", "waiting_on_customer", "resolved", "closed"] = Field("", description="A status, or active")
+    priority: Literal["", "low", "medium", "high", "critical"] = ""
+    category: Literal["", "question", "bug", "billing", "account", "feature_request", "other"] = ""
+    sla: Literal["", "ok", "warning", "breached", "paused", "met"] = Field("", description="ok, warning, breached, paused or met (agents)")
     assignee: str = Field("", description="An agent's user id, me or none (agents)")
     q: str = Field("", description="Search in subject and body")
-    sort: str = Field("activity", description="activity, priority or due")
+    sort: Literal["activity", "priority", "due"] = Field("activity", description="activity, priority or due")
     after: str = Field("", description="The cursor from the previous page's next link")
     per_page: int = Field(25, ge=1, le=100)
     org: str = Field("", description="Organization slug (customers: which of your orgs; agents: a filter)")

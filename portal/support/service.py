@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.infra.storage import storage
 from portal.models import utcnow
 from portal.orgs.models import Membership, Organization
+from portal.pagination import Page
 from portal.roles import role_allows
 from portal.support import sla
 from portal.support.attachments import check_upload
@@ -56,7 +57,7 @@ TRANSITIONS = {
 STATUS_LABELS = {"open": "Open", "in_progress": "In progress", "waiting_on_customer": "Waiting on customer", "resolved": "Resolved", "closed": "Closed"}
 
 
-def is_agent(user) -> bool:
+def is_agent(user: User | None) -> bool:
     """Platform staff who work the support queue."""
     return bool(user and user.is_authenticated and role_allows(user.platform_role, "platform.support"))
 
@@ -73,6 +74,7 @@ def agents(available_only: bool = False) -> list[User]:
 
 
 def calendar_for(org_id: int) -> sla.Calendar:
+    """The org's business-hours calendar (the default Monday–Friday 09:00–17:00 UTC when it set none)."""
     row = db.session.scalar(select(SupportCalendar).filter_by(org_id=org_id))
     if row is None:
         return sla.Calendar()
@@ -170,6 +172,7 @@ def recompute_open_tickets(org: Organization, priority: str | None = None, now: 
 
 
 def _recompute_due(ticket: Ticket, cal: sla.Calendar | None = None) -> None:
+    """Set the ticket's first-response and resolution due dates from its targets, calendar and closed pauses."""
     cal = cal or calendar_for(ticket.org_id)
     first, resolution = targets_for(ticket.org_id, ticket.priority)
     ticket.first_response_due_at = None if ticket.first_response_at else sla.due_at(cal, ticket.created_at, first, ticket.sla_paused_seconds)
@@ -190,6 +193,7 @@ def sla_status(ticket: Ticket, now: datetime | None = None, cal: sla.Calendar | 
 
 
 def _overall_state(ticket: Ticket, status: dict) -> str:
+    """The one SLA state the queue shows: met/breached once done, paused, else the worst running target's."""
     if not ticket.is_open:
         return "breached" if ticket.sla_breached else "met"
     if ticket.sla_paused_at is not None:
@@ -225,11 +229,13 @@ def refresh_sla(ticket: Ticket, now: datetime | None = None) -> list[tuple[str, 
 
 
 def _pause(ticket: Ticket, now: datetime) -> None:
+    """Stop the SLA clock (no-op when it is already stopped)."""
     if ticket.sla_paused_at is None:
         ticket.sla_paused_at = now
 
 
 def _resume(ticket: Ticket, now: datetime) -> None:
+    """Restart the SLA clock, adding the paused business time to the pauses and moving the due dates."""
     if ticket.sla_paused_at is not None:
         cal = calendar_for(ticket.org_id)
         ticket.sla_paused_seconds += sla.business_seconds(cal, ticket.sla_paused_at, now)
@@ -260,6 +266,7 @@ def check_sla_all(now: datetime | None = None) -> int:
 
 
 def _notify_sla(ticket: Ticket, event: str, target: str) -> None:
+    """Tell the assignee (or every agent when nobody is assigned) of a warning or breach."""
     people = [ticket.assignee] if ticket.assignee else agents()
     data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "target": target.replace("_", " ")}
     if event == "ticket.sla_warning":
@@ -285,7 +292,7 @@ def _notify(org: Organization, people: list, event: str, data: dict) -> None:
         log.exception("could not notify %s for %s", event, data.get("ticket_id") or data.get("title"))
 
 
-def agent_inbox(agent: User, *, page: int = 1, per_page: int = 20):
+def agent_inbox(agent: User, *, page: int = 1, per_page: int = 20) -> Page:
     """The ticket notifications addressed to an agent, from every organization (agents are members of none)."""
     from portal.notifications.service import staff_inbox
 
@@ -293,6 +300,7 @@ def agent_inbox(agent: User, *, page: int = 1, per_page: int = 20):
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
+    """A one-line excerpt of text for notifications."""
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -343,19 +351,6 @@ def create_ticket(org: Organization, requester: User, *, subject: str, body: str
     if assignee is not None:
         _notify(org, [assignee], "ticket.assigned", {"ticket_id": ticket.public_id, "subject": ticket.subject, "assignee_name": assignee.display_name})
     return ticket
-
-
-def customer_tickets(org: Organization, user: User, membership: Membership | None, *, status: str = "", q: str = "", limit: int = 100) -> list[Ticket]:
-    """The tickets a member sees: their own, or all of the org's with tickets.view_all."""
-    query = scoped(Ticket, org)
-    if not (membership and role_allows(membership.role, "tickets.view_all")):
-        query = query.where(Ticket.requester_id == user.id)
-    if status in STATUSES:
-        query = query.where(Ticket.status == status)
-    if q:
-        like = f"%{q.strip()}%"
-        query = query.where(or_(Ticket.subject.ilike(like), Ticket.body.ilike(like)))
-    return list(db.session.scalars(query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(limit)))
 
 
 def ticket_for_member(org: Organization, user: User, membership: Membership | None, public_id: str) -> Ticket:
@@ -432,7 +427,8 @@ def add_comment(ticket: Ticket, author: User, body: str, *, as_agent: bool, inte
 
 
 def set_status(ticket: Ticket, status: str, by: User, *, as_agent: bool) -> Ticket:
-    """Move the ticket along the status flow; customers may only close and reopen."""
+    """Move the ticket along the status flow (customers may only close and reopen); the SLA clock pauses while the
+    ticket waits on the customer or is resolved/closed, and runs again when it is reopened."""
     if status not in STATUSES:
         raise ValidationFailed({"status": f"Choose one of {', '.join(STATUSES)}."})
     if status == ticket.status:
@@ -443,9 +439,13 @@ def set_status(ticket: Ticket, status: str, by: User, *, as_agent: bool) -> Tick
                            code="bad_transition", fields={"status": "Not allowed from the current status."}, status=409)
     now = utcnow()
     previous = ticket.status
-    if status == "waiting_on_customer":
+    # The clock stops while the ticket waits on the customer and while it is resolved or closed, so that a reopened
+    # ticket counts only the time it was worked on, not the days it sat solved.
+    if status in ("waiting_on_customer", "resolved", "closed"):
+        if previous == "waiting_on_customer":
+            _resume(ticket, now)  # the wait ends here: fold it in before the clock stops for the resolution
         _pause(ticket, now)
-    elif previous == "waiting_on_customer":
+    else:
         _resume(ticket, now)
     if status in ("resolved", "closed"):
         ticket.resolved_at = ticket.resolved_at or now
@@ -541,6 +541,7 @@ def set_available(agent: User, available: bool) -> AgentState:
 
 
 def is_available(agent: User) -> bool:
+    """Whether the agent is marked available for round-robin assignment."""
     return bool(db.session.scalar(select(AgentState.available).filter_by(user_id=agent.id)))
 
 
@@ -613,6 +614,7 @@ def download_url(att: TicketAttachment) -> str:
 
 
 def attachment_bytes(att: TicketAttachment) -> bytes:
+    """The stored file's bytes."""
     return storage().get(att.storage_key)
 
 
@@ -654,6 +656,11 @@ def _parse_cursor(raw: str, sort: str):
         return (datetime.fromisoformat(value) if column.key.endswith("_at") else int(value)), int(ident)
     except ValueError:
         return None
+
+
+def valid_cursor(raw: str, sort: str) -> bool:
+    """Whether raw is a cursor that a page of the given sort handed out (a bad one would silently restart the list)."""
+    return sort in SORTS and _parse_cursor(raw, sort) is not None
 
 
 def queue(filters: QueueFilters, me: User, *, per_page: int = 25) -> tuple[list[Ticket], str | None]:
@@ -739,6 +746,7 @@ def _keyset(query, filters: QueueFilters, me: User, per_page: int, search_commen
 
 
 def save_view(user: User, name: str, query_string: str) -> SavedView:
+    """Save the queue's current filters under a name, for this agent."""
     if not (name or "").strip():
         raise ValidationFailed({"name": "Name the view."})
     view = SavedView(user_id=user.id, name=name.strip()[:80], query=(query_string or "")[:1000])
@@ -748,10 +756,12 @@ def save_view(user: User, name: str, query_string: str) -> SavedView:
 
 
 def saved_views(user: User) -> list[SavedView]:
+    """The agent's saved views, by name."""
     return list(db.session.scalars(select(SavedView).filter_by(user_id=user.id).order_by(SavedView.name)))
 
 
 def delete_view(user: User, public_id: str) -> None:
+    """Delete one of the agent's own saved views (anyone else's is a 404)."""
     view = db.session.scalar(select(SavedView).filter_by(user_id=user.id, public_id=public_id))
     if view is None:
         abort(404)
@@ -760,10 +770,12 @@ def delete_view(user: User, public_id: str) -> None:
 
 
 def canned_replies() -> list[CannedReply]:
+    """Every canned reply, by title."""
     return list(db.session.scalars(select(CannedReply).order_by(CannedReply.title)))
 
 
 def create_canned(title: str, body: str) -> CannedReply:
+    """Add a canned reply; {{ customer_name }}, {{ ticket_id }}, {{ subject }}, {{ agent_name }}, {{ org_name }} are filled in."""
     errors = {}
     if not (title or "").strip():
         errors["title"] = "Give it a title."
@@ -796,10 +808,11 @@ def render_canned(public_id: str, ticket: Ticket, agent: User) -> str:
 
 
 def sla_report(start: datetime, end: datetime) -> list[dict]:
-    """Per priority, of the tickets filed in [start, end) that are resolved: how many met every SLA target."""
+    """Per priority, of the tickets filed in [start, end) whose outcome is known (resolved, or breached already while
+    still open): how many met every SLA target. Leaving a breached ticket open never improves the share."""
     rows = db.session.execute(
         select(Ticket.priority, Ticket.sla_breached, func.count())
-        .where(Ticket.created_at >= start, Ticket.created_at < end, Ticket.resolved_at.is_not(None))
+        .where(Ticket.created_at >= start, Ticket.created_at < end, or_(Ticket.resolved_at.is_not(None), Ticket.sla_breached != ""))
         .group_by(Ticket.priority, Ticket.sla_breached)
     ).all()
     out = {p: {"priority": p, "total": 0, "met": 0} for p in PRIORITIES}

@@ -88,13 +88,22 @@ def _customer_ticket(ticket_id: str) -> Ticket:
     return service.ticket_for_member(current_org, _me(), current_membership, ticket_id)
 
 
+def _list_context() -> dict:
+    """One keyset page of the tickets the member may see (all of them, page after page), and the next page's link."""
+    filters = service.QueueFilters(status=request.args.get("status", ""), q=request.args.get("q", ""), after=request.args.get("after", ""))
+    tickets, next_cursor = service.customer_queue(current_org, _me(), current_membership, filters)
+    kept = {k: v for k, v in (("status", filters.status), ("q", filters.q)) if v}
+    next_url = f"{url_for('support.index', org_slug=current_org.slug)}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
+    return {"org": current_org, "tickets": tickets, "filters": filters, "next_url": next_url, "statuses": STATUSES}
+
+
 @bp.get("/o/<org_slug>/tickets")
 @org_required("tickets.create")
 def index(org_slug: str):
-    filters = {"status": request.args.get("status", ""), "q": request.args.get("q", "")}
-    tickets = service.customer_tickets(current_org, _me(), current_membership, **filters)
-    return render_page("support/index.html", "support/_list.html", org=current_org, tickets=tickets, filters=filters,
-                       form=TicketForm(), statuses=STATUSES)
+    context = _list_context()
+    if htmx and not htmx.boosted and not htmx.history_restore_request and request.args.get("after"):
+        return render_template("support/_list_rows.html", **context)
+    return render_page("support/index.html", "support/_list.html", form=TicketForm(), **context)
 
 
 @bp.post("/o/<org_slug>/tickets")
@@ -113,9 +122,7 @@ def create(org_slug: str):
             return _after_change(url_for("support.show", org_slug=org_slug, ticket_id=ticket.public_id))
     else:
         status = 422
-    tickets = service.customer_tickets(current_org, _me(), current_membership)
-    return render_template("support/index.html", org=current_org, tickets=tickets, filters={"status": "", "q": ""}, form=form,
-                           statuses=STATUSES), status
+    return render_template("support/index.html", form=form, **_list_context()), status
 
 
 def _show_context(ticket: Ticket, **extra) -> dict:
@@ -358,9 +365,10 @@ def report():
         except (KeyError, ValueError):
             return default
 
-    end = day("end", datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
-    start = day("start", end - timedelta(days=30))
-    return render_template("support/report.html", rows=service.sla_report(start, end), start=start, end=end)
+    # "To" is the last day counted: the period runs up to the midnight after it.
+    last = day("end", datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
+    start = day("start", last - timedelta(days=29))
+    return render_template("support/report.html", rows=service.sla_report(start, last + timedelta(days=1)), start=start, end=last)
 
 
 @bp.route("/support/orgs/<org_id>/sla", methods=["GET", "POST"])
