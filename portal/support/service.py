@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -153,21 +154,15 @@ def recompute_open_tickets(org: Organization, priority: str | None = None, now: 
     query = scoped(Ticket, org).where(Ticket.status.notin_(("resolved", "closed"))).order_by(Ticket.id)
     if priority is not None:
         query = query.where(Ticket.priority == priority)
-    changed, last_id = 0, 0
-    while True:
-        batch = list(db.session.scalars(query.where(Ticket.id > last_id).limit(200)))
-        if not batch:
-            break
-        to_notify = []
-        for ticket in batch:
-            last_id = ticket.id
-            due = (ticket.first_response_due_at, ticket.resolution_due_at)
-            _recompute_due(ticket, cal)
-            changed += (ticket.first_response_due_at, ticket.resolution_due_at) != due
-            to_notify += [(ticket, event, target) for event, target in refresh_sla(ticket, now)]
-        db.session.commit()
-        for ticket, event, target in to_notify:
-            _notify_sla(ticket, event, target)
+    changed = 0
+
+    def recompute(ticket: Ticket) -> None:
+        nonlocal changed
+        due = (ticket.first_response_due_at, ticket.resolution_due_at)
+        _recompute_due(ticket, cal)
+        changed += (ticket.first_response_due_at, ticket.resolution_due_at) != due
+
+    _refresh_in_batches(query, now, before=recompute)
     return changed
 
 
@@ -245,24 +240,28 @@ def _resume(ticket: Ticket, now: datetime) -> None:
 
 def check_sla_all(now: datetime | None = None) -> int:
     """The scheduled job's work: refresh every open ticket's SLA state and notify warnings and breaches."""
-    now = now or utcnow()
-    sent = 0
     query = select(Ticket).where(Ticket.status.notin_(("resolved", "closed")), Ticket.sla_paused_at.is_(None)).order_by(Ticket.id)
-    last_id = 0
+    return _refresh_in_batches(query, now or utcnow())
+
+
+def _refresh_in_batches(query, now: datetime, before: Callable[[Ticket], None] | None = None) -> int:
+    """Refresh the SLA state of query's tickets (ordered by id) 200 at a time, calling before(ticket) first;
+    each batch is committed before its warnings and breaches are sent. Returns how many were sent."""
+    sent, last_id = 0, 0
     while True:
         batch = list(db.session.scalars(query.where(Ticket.id > last_id).limit(200)))
         if not batch:
-            break
+            return sent
         to_notify = []
         for ticket in batch:
             last_id = ticket.id
-            for event, target in refresh_sla(ticket, now):
-                to_notify.append((ticket, event, target))
+            if before is not None:
+                before(ticket)
+            to_notify += [(ticket, event, target) for event, target in refresh_sla(ticket, now)]
         db.session.commit()
         for ticket, event, target in to_notify:
             _notify_sla(ticket, event, target)
-            sent += 1
-    return sent
+        sent += len(to_notify)
 
 
 def _notify_sla(ticket: Ticket, event: str, target: str) -> None:
