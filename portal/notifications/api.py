@@ -130,6 +130,11 @@ def get_preferences():
 @api_org_required()
 def put_preferences():
     doc = parse_body(schemas.PreferencesDoc)
-    service.save_preferences(current_org, current_user._get_current_object(), doc.events)
-    service.set_quiet_hours(current_user._get_current_object(), doc.quiet_hours.start, doc.quiet_hours.end)
+    try:
+        service.replace_preferences(current_org, current_user._get_current_object(), doc.events, doc.quiet_hours.start, doc.quiet_hours.end)
+    except ValidationFailed as exc:  # name the fields as the document does
+        raise ValidationFailed({_DOC_FIELDS.get(k, k): v for k, v in exc.fields.items()}) from exc
     return jsonify(_preferences_doc())
+
+
+_DOC_FIELDS = {"quiet_start": "quiet_hours.start", "quiet_end": "quiet_hours.end"}

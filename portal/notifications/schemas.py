@@ -17,7 +17,7 @@ class SendIn(BaseModel):
     title: str = Field("", max_length=300)
     body: str = Field("", max_length=5000)
     data: dict = Field(default_factory=dict, description="Values for the event's template variables")
-    channels: list[Channel] | None = Field(None, description="Limit to these channels; default: all the event allows")
+    channels: list[Channel] | None = Field(None, min_length=1, description="Limit to these channels; default: all the event allows")
 
 
 class DeliveryOut(BaseModel):

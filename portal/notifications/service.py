@@ -92,8 +92,8 @@ def preference_matrix(org: Organization, user: User | None) -> list[dict]:
     ]
 
 
-def save_preferences(org: Organization, user: User | None, choices: dict[str, dict[str, bool]]) -> None:
-    """Store event × channel choices (user None: the org's defaults); critical channels stay on."""
+def _choice_errors(choices: dict[str, dict[str, bool]]) -> dict[str, str]:
+    """Field errors of an event × channel matrix: unknown events and channels."""
     errors = {}
     for event_name, channels in choices.items():
         if event_name not in EVENTS:
@@ -102,6 +102,12 @@ def save_preferences(org: Organization, user: User | None, choices: dict[str, di
         for channel in channels:
             if channel not in CHANNELS:
                 errors[f"{event_name}.{channel}"] = f"Unknown channel; use {', '.join(CHANNELS)}."
+    return errors
+
+
+def save_preferences(org: Organization, user: User | None, choices: dict[str, dict[str, bool]]) -> None:
+    """Store event × channel choices (user None: the org's defaults); critical channels stay on."""
+    errors = _choice_errors(choices)
     if errors:
         raise ValidationFailed(errors)
     user_id = user.id if user else None
@@ -118,6 +124,15 @@ def save_preferences(org: Organization, user: User | None, choices: dict[str, di
             else:
                 row.enabled = bool(enabled)
     db.session.commit()
+
+
+def replace_preferences(org: Organization, user: User, choices: dict[str, dict[str, bool]], quiet_start: str | None, quiet_end: str | None) -> None:
+    """Store a whole preferences document (matrix and quiet hours): all of it, or nothing when any part is bad."""
+    errors = {**_choice_errors(choices), **_quiet_hours_errors(quiet_start, quiet_end)}
+    if errors:
+        raise ValidationFailed(errors)
+    save_preferences(org, user, choices)
+    set_quiet_hours(user, quiet_start, quiet_end)
 
 
 def profile_for(user: User) -> NotificationProfile:
@@ -137,8 +152,8 @@ def _parse_hhmm(value: str | None) -> time | None:
     return time(int(hours), int(minutes))
 
 
-def set_quiet_hours(user: User, start: str | None, end: str | None) -> NotificationProfile:
-    """Set (or clear, with empty values) the daily quiet hours in the user's time zone."""
+def _quiet_hours_errors(start: str | None, end: str | None) -> dict[str, str]:
+    """Field errors (quiet_start, quiet_end) of a pair of quiet hours; empty when both are fine."""
     errors = {}
     parsed = {}
     for name, value in (("quiet_start", start), ("quiet_end", end)):
@@ -150,6 +165,12 @@ def set_quiet_hours(user: User, start: str | None, end: str | None) -> Notificat
         errors["quiet_end" if parsed["quiet_start"] else "quiet_start"] = "Set both ends of the quiet hours, or neither."
     if not errors and parsed["quiet_start"] and parsed["quiet_start"] == parsed["quiet_end"]:
         errors["quiet_end"] = "The quiet hours must not start and end at the same time."
+    return errors
+
+
+def set_quiet_hours(user: User, start: str | None, end: str | None) -> NotificationProfile:
+    """Set (or clear, with empty values) the daily quiet hours in the user's time zone."""
+    errors = _quiet_hours_errors(start, end)
     if errors:
         raise ValidationFailed(errors)
     profile = profile_for(user)
@@ -218,6 +239,7 @@ def confirm_phone(user: User, code: str) -> NotificationProfile:
 
 
 def remove_phone(user: User) -> None:
+    """Forget the user's phone number (verified or pending): SMS stops reaching them."""
     profile = profile_for(user)
     profile.phone = profile.phone_verified_at = profile.pending_phone = profile.code_hash = None
     db.session.commit()
@@ -435,6 +457,7 @@ def own_notification(org: Organization, user: User, public_id: str) -> Notificat
 
 
 def mark_read(org: Organization, user: User, public_id: str, read: bool = True) -> Notification:
+    """Mark one of the user's notifications read (or unread again, with read=False)."""
     note = own_notification(org, user, public_id)
     note.read_at = (note.read_at or utcnow()) if read else None
     db.session.commit()
@@ -453,6 +476,7 @@ def mark_all_read(org: Organization, user: User) -> int:
 
 
 def archive(org: Organization, user: User, public_id: str) -> Notification:
+    """Move one of the user's notifications out of the inbox (and mark it read)."""
     note = own_notification(org, user, public_id)
     note.archived_at = utcnow()
     note.read_at = note.read_at or utcnow()
@@ -525,6 +549,7 @@ def record_sms_status(message_sid: str, status: str, error_code: str | None = No
 
 
 def unsubscribe_token(org: Organization, user: User, event_name: str) -> str:
+    """The signed token of the link in an email that opens this user's preferences without a login."""
     return make_token("unsubscribe", {"o": org.public_id, "u": user.public_id, "e": event_name})
 
 

@@ -85,9 +85,9 @@ class _Outcomes:
         self.pending = 0
         self.retries: list[tuple[int, float]] = []
 
-    def recorded(self) -> None:
+    def recorded(self, now: bool = False) -> None:
         self.pending += 1
-        if self.pending >= COMMIT_EVERY:
+        if now or self.pending >= COMMIT_EVERY:
             self.commit()
 
     def retry_later(self, delivery_id: int, delay: float) -> None:
@@ -116,7 +116,8 @@ def _send_all(batch: list[Delivery], cache: dict, outcome: dict[str, int]) -> No
                 else:
                     delivery.status, delivery.sent_at, delivery.last_error = "sent", utcnow(), None
                     outcome["sent"] += 1
-                outcomes.recorded()
+                # An SMS's status callback finds its delivery by the provider's id: committed before Twilio can call.
+                outcomes.recorded(now=delivery.channel == "sms")
     finally:
         outcomes.commit()
 

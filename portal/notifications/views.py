@@ -9,6 +9,7 @@ from portal.errors import ServiceError
 from portal.extensions import csrf
 from portal.notifications import bp, service
 from portal.notifications.catalog import CHANNEL_LABELS, CHANNELS, EVENTS, get_event
+from portal.notifications.templating import ALLOWED_FILTERS
 from portal.pagination import clamp
 from portal.tenancy import current_org, org_required
 from portal.web import render_page
@@ -77,7 +78,8 @@ def _after_change(note):
     """HTMX gets the changed row (or nothing, for a removed one), the unread count out of band, and a
     badge refresh; browsers a redirect."""
     if not request.headers.get("HX-Request"):
-        return redirect(url_for("notifications.inbox", org_slug=current_org.slug), 303)
+        filters = {k: v for k in ("state", "event") if (v := request.args.get(k))}
+        return redirect(url_for("notifications.inbox", org_slug=current_org.slug, **filters), 303)
     headers = {"HX-Trigger": "notifications-changed"}
     if request.endpoint == "notifications.mark_all_read":
         return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
@@ -170,7 +172,7 @@ def edit_template(org_slug: str, event_name: str, channel: str):
             return redirect(url_for("notifications.edit_template", org_slug=org_slug, event_name=event_name, channel=channel), 303)
     return render_template(
         "notifications/template.html", org=current_org, event=event, channel=channel, label=CHANNEL_LABELS[channel],
-        subject=subject, body=body, customized=customized, errors=errors,
+        subject=subject, body=body, customized=customized, errors=errors, filters=ALLOWED_FILTERS,
         preview=service.preview(event_name, channel, subject, body),
     ), 422 if errors else 200
 

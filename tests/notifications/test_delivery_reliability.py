@@ -157,3 +157,50 @@ def test_reconciler_fails_deliveries_stuck_in_sending(app):
     assert service.reconcile()["failed_stuck"] == 1
     stuck = _email_delivery()
     assert stuck.status == "failed" and "avoid a duplicate" in stuck.last_error
+
+
+def test_transient_failures_are_retried_five_times_then_fail(app, mailbox, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    mailbox.defer_next(100)  # the server keeps answering "try again later"
+    service.notify(org, [alice], "workflow.failed", DATA)
+    failed = _wait_status("failed", timeout=40.0)
+    # The first try and at least five retries, before giving up.
+    assert failed.attempts == tasks.MAX_ATTEMPTS and failed.attempts >= 6
+    assert "451" in failed.last_error
+    wait_for_jobs()
+    assert mailbox.to("alice@example.test") == []
+
+
+def test_the_default_retry_schedule_spans_minutes(app, monkeypatch):
+    monkeypatch.setitem(app.config, "NOTIFY_RETRY_BASE_SECONDS", 30.0)  # the production default
+    delays = [tasks.backoff(attempt) for attempt in range(1, tasks.MAX_ATTEMPTS)]
+    assert len(delays) >= 5
+    assert all(later > earlier for earlier, later in zip(delays, delays[1:], strict=False))  # exponential
+    assert 5 * 60 <= sum(delays) <= 30 * 60
+
+
+def test_delivery_log_filters_by_channel_and_event(app, client, login_as, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    [failed_note] = service.notify(org, [alice], "workflow.failed", DATA)
+    [message_note] = service.notify(org, [alice], "message", {"title": "Hi", "body": "b"}, channels=["in_app"])
+    wait_for_jobs()
+    db.session.expire_all()
+    wf_email, wf_in_app = (db.session.scalar(select(Delivery).filter_by(notification_id=failed_note.id, channel=c)) for c in ("email", "in_app"))
+    msg_in_app = db.session.scalar(select(Delivery).filter_by(notification_id=message_note.id))
+    login_as(member(org, "org_admin"))
+    url = f"/o/{org.slug}/notifications/deliveries"
+
+    def shown(query):
+        text = client.get(f"{url}?{query}", headers={"HX-Request": "true"}).text
+        return {d.public_id for d in (wf_email, wf_in_app, msg_in_app) if f"d-{d.public_id}" in text}
+
+    assert shown("") == {wf_email.public_id, wf_in_app.public_id, msg_in_app.public_id}
+    assert shown("channel=email") == {wf_email.public_id}
+    assert shown("channel=in_app") == {wf_in_app.public_id, msg_in_app.public_id}
+    assert shown("event=message") == {msg_in_app.public_id}
+    assert shown("event=workflow.failed&channel=in_app") == {wf_in_app.public_id}
+    assert shown("status=delivered&event=workflow.failed") == {wf_in_app.public_id}
+    login_as(alice)
+    assert client.get(url).status_code == 403  # plain members don't see the log

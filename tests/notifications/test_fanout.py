@@ -1,6 +1,7 @@
 """notify(): one event fanned out to members by their preferences, over real SMTP (and the RQ worker on PostgreSQL)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -123,3 +124,21 @@ def test_invitation_email_goes_through_notifications(client, login_as, mailbox, 
     assert delivery.status == "sent" and delivery.to_address == "guest@example.test"
     # An address without an account gets no List-Unsubscribe: there are no preferences to open.
     assert mail["List-Unsubscribe"] is None
+
+
+def test_quiet_hours_hold_sms_too(app, twilio, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org)
+    alice.timezone = "Asia/Tokyo"
+    profile = service.profile_for(alice)
+    profile.phone, profile.phone_verified_at = "+14155550123", service.utcnow()
+    db.session.commit()
+    now = datetime.now(UTC)
+    local_hour = now.astimezone(ZoneInfo("Asia/Tokyo")).hour
+    service.set_quiet_hours(alice, f"{(local_hour - 1) % 24:02d}:00", f"{(local_hour + 2) % 24:02d}:00")
+    [note] = service.notify(org, [alice], "ticket.sla_breached", {"ticket_id": "tkt_1", "subject": "S", "target": "reply"})
+    wait_for_jobs()
+    d = _deliveries(note)
+    assert d["in_app"].status == "delivered"
+    assert d["sms"].status == "queued" and d["sms"].next_attempt_at > now + timedelta(minutes=59)
+    assert not any("tkt_1" in m["Body"] for m in twilio.messages)

@@ -77,3 +77,20 @@ def test_notifications_of_another_org_stay_there(client, login_as):
     login_as(alice)
     assert "Only in A" not in client.get(f"/o/{b.slug}/notifications").text
     assert 'data-count' not in client.get(f"/o/{b.slug}/notifications/badge").text
+
+
+def test_mark_all_read_keeps_the_filtered_view(client, login_as):
+    import re
+
+    org = OrgFactory()
+    alice = member(org)
+    _send(org, alice, "Still here")
+    login_as(alice)
+    page = client.get(f"/o/{org.slug}/notifications?state=unread&event=message", headers={"HX-Request": "true"})
+    action = re.search(r'hx-post="([^"]*read-all[^"]*)"', page.text).group(1).replace("&amp;", "&")
+    after = client.post(action, headers={"HX-Request": "true"})
+    # The person was looking at unread messages: after marking all read, that view is empty.
+    assert after.status_code == 200 and "Nothing unread." in after.text and "Still here" not in after.text
+    assert service.unread_count(org, alice) == 0
+    plain = client.post(re.search(r'action="([^"]*read-all[^"]*)"', page.text).group(1).replace("&amp;", "&"))
+    assert plain.status_code == 303 and "state=unread" in plain.headers["Location"]

@@ -107,3 +107,47 @@ def test_preferences_document_round_trips(client, login_as):
     assert client.get("/api/v1/preferences").json == saved.json == {**doc, "phone": {"number": None, "verified": False}}
     bad = client.put("/api/v1/preferences", json={**doc, "events": {"no.such": {"email": True}}})
     assert bad.status_code == 422 and "no.such" in bad.json["error"]["fields"]
+
+
+def test_critical_events_cannot_be_muted_over_the_api(client, login_as, mailbox):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    login_as(alice)
+    doc = client.get("/api/v1/preferences").json
+    doc["events"]["invoice.payment_failed"] = {"in_app": False, "email": False, "sms": False}
+    doc["events"]["key.expiring"]["in_app"] = False
+    saved = client.put("/api/v1/preferences", json=doc)
+    assert saved.status_code == 200
+    for shown in (saved.json, client.get("/api/v1/preferences").json):
+        assert shown["events"]["invoice.payment_failed"]["email"] is True
+        assert shown["events"]["invoice.payment_failed"]["in_app"] is True
+        assert shown["events"]["key.expiring"]["in_app"] is True
+    service.notify(org, [alice], "invoice.payment_failed", {"invoice_number": "INV-7", "amount": "$9", "reason": "declined"})
+    assert "INV-7" in mailbox.wait_for("alice@example.test")[0]["Subject"]
+    assert client.get("/api/v1/notifications?unread=true").json["total"] == 1
+
+
+def test_sending_on_no_channel_is_refused_rather_than_silently_dropped(client, login_as, row_counts):
+    org = OrgFactory()
+    member(org, email="alice@example.test")
+    login_as(member(org, "org_admin"))
+    before = row_counts()
+    response = client.post("/api/v1/notifications", json={"to": ["alice@example.test"], "title": "t", "channels": []})
+    assert response.status_code == 422 and "channels" in response.json["error"]["fields"]
+    assert row_counts() == before
+
+
+def test_a_refused_preferences_document_changes_nothing_and_names_the_field(client, login_as):
+    org = OrgFactory()
+    login_as(member(org))
+    doc = client.get("/api/v1/preferences").json
+    doc["events"]["workflow.failed"]["email"] = False
+    doc["quiet_hours"] = {"start": "22:00", "end": None}
+    refused = client.put("/api/v1/preferences", json=doc)
+    assert refused.status_code == 422
+    assert "Set both ends" in refused.json["error"]["fields"]["quiet_hours.end"]
+    # Neither half of the document was saved.
+    after = client.get("/api/v1/preferences").json
+    assert after["events"]["workflow.failed"]["email"] is True and after["quiet_hours"] == {"start": None, "end": None}
+    junk = client.put("/api/v1/preferences", json={**doc, "quiet_hours": {"start": "25:99", "end": "07:00"}})
+    assert junk.status_code == 422 and "HH:MM" in junk.json["error"]["fields"]["quiet_hours.start"]

@@ -54,6 +54,12 @@ def test_template_override_with_live_preview_and_reset(client, login_as, mailbox
     assert mail["Subject"] == "Oops: Leads" and f"Hi {alice.name}, boom" in mailbox.text_of(mail)
     client.post(url + "/reset")
     assert db.session.scalar(select(NotificationTemplate)) is None
+    # Back to the built-in template: the editor shows it and the next email uses it.
+    assert "customized" not in client.get(url).text.split("</h1>")[0]
+    mailbox.clear()
+    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r2", "error": "boom"})
+    again = mailbox.wait_for("alice@example.test")[0]
+    assert again["Subject"] == "Leads failed" and "Run r2 of Leads failed: boom" in mailbox.text_of(again)
 
 
 def test_template_with_unknown_variable_or_syntax_error_is_refused(client, login_as):
@@ -97,6 +103,7 @@ def test_unsubscribe_link_opens_preferences_without_login_and_one_click_mutes(ap
     page = anonymous.get(path)
     assert page.status_code == 200 and "alice@example.test" in page.text and "workflow.failed" in page.text
     assert path in mailbox.text_of(mail).replace("http://portal.test", "")  # the footer carries it too
+    assert f'href="{link.strip().strip("<>")}"' in mail.get_body(preferencelist=("html",)).get_content()  # in both parts
     one_click = anonymous.post(path, data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
     rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
@@ -157,3 +164,84 @@ def test_twilio_delivery_reports_mark_sms_delivered_when_signed(client, login_as
     db.session.expire_all()
     delivered = db.session.scalar(select(Delivery).filter_by(channel="sms"))
     assert delivered.status == "delivered" and delivered.delivered_at is not None
+
+
+def test_org_defaults_cannot_mute_critical_events_for_members(client, login_as):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(member(org, "org_admin"))
+    assert client.post(f"/o/{org.slug}/notifications/settings", data={}).status_code == 303  # every box unticked
+    rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
+    assert rows["workflow.failed"]["email"] is False
+    assert rows["invoice.payment_failed"]["email"] is True and rows["key.expiring"]["email"] is True
+
+
+def test_unsubscribe_page_saves_that_users_matrix_without_login(app):
+    org = OrgFactory()
+    alice, bob = member(org, email="alice@example.test"), member(org, email="bob@example.test")
+    path = f"/notifications/unsubscribe/{service.unsubscribe_token(org, alice, 'workflow.failed')}"
+    anonymous = app.test_client()
+    page = anonymous.get(path)
+    assert 'name="workflow.failed|email"' in page.text
+    saved = anonymous.post(path, data={"workflow.failed|in_app": "on", "ticket.replied|email": "on"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith(path)
+    rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
+    assert rows["workflow.failed"] == {"in_app": True, "email": False, "sms": False}
+    assert rows["ticket.replied"]["email"] is True and rows["ticket.created"]["email"] is False
+    # Only the link's owner changed; a forged token changes nothing.
+    assert {r["event"]: r["channels"] for r in service.preference_matrix(org, bob)}["workflow.failed"]["email"] is True
+    assert anonymous.post(path[:-4] + "abcd", data={}).status_code == 400
+
+
+def test_templates_that_would_exhaust_memory_or_cpu_are_refused(client, login_as):
+    org = OrgFactory()
+    login_as(member(org, "org_admin"))
+    url = f"/o/{org.slug}/notifications/templates/message/email"
+    # Each of these passed the sandbox and either built a value of 100 MB or more on every render (and on
+    # every keystroke of the live preview) or kept a web worker busy for hours.
+    for attack in [
+        "{{ 'x' * 10 ** 8 }}",
+        "{{ title|center(100000000) }}",
+        "{{ '%100000000s' % title }}",
+        "{{ title.center(100000000) }}",
+        "{{ 9 ** (9 ** 9) }}",
+        "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}",
+        "{% for a in body %}{% for b in body %}{% for c in body %}{% for d in body %}{{ a }}{% endfor %}{% endfor %}{% endfor %}{% endfor %}",
+    ]:
+        response = client.post(url, data={"subject": "s", "body": attack})
+        assert response.status_code == 422, attack
+        assert "notification templates" in response.text or "too large" in response.text, attack
+        preview = client.post(url + "/preview", data={"subject": "s", "body": attack})
+        assert 'role="alert"' in preview.text, attack
+    assert db.session.scalar(select(NotificationTemplate)) is None
+    # What templates are for still works: variables, conditions and filters.
+    ok = client.post(url, data={"subject": "{{ title|upper|truncate(40) }}", "body": "{% if body %}{{ body|trim }}{% else %}-{% endif %} {{ org_name ~ '!' }}"})
+    assert ok.status_code == 303
+    assert "<code>|truncate</code>" in client.get(url).text  # the editor says what is available
+
+
+def test_an_override_saved_before_the_rules_falls_back_to_the_default(app, mailbox):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    # Written straight to the table, as an override saved before loops were refused would be.
+    db.session.add(NotificationTemplate(org_id=org.id, event="workflow.failed", channel="email", subject="Loop",
+                                        body="{% for c in error %}[{{ c }}]{% endfor %}"))
+    db.session.commit()
+    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
+    mail = mailbox.wait_for("alice@example.test")[0]
+    assert mail["Subject"] == "Leads failed" and "[b]" not in mailbox.text_of(mail)
+
+
+def test_five_wrong_codes_end_the_phone_verification(client, login_as, twilio):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "+14155550123"})
+    code = twilio.messages[-1]["Body"].split("code is ")[1][:6]
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": wrong}).status_code == 422
+    # Guessing is over: even the right code is refused now, and SMS stays off.
+    late = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": code})
+    assert late.status_code == 422 and "expired" in late.text
+    assert service.profile_for(alice).phone_verified_at is None
