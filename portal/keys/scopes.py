@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from portal.keys.models import SCOPES
 
-ADMIN_PERMISSIONS = frozenset({"keys.create", "keys.manage", "members.manage", "billing.manage", "org.settings", "audit.view"})
+ADMIN_PERMISSIONS = frozenset({"keys.create", "keys.manage", "members.manage", "billing.manage", "org.settings", "audit.view",
+                               "notifications.manage"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
