@@ -62,3 +62,27 @@ def test_customer_files_agent_replies_and_the_reply_appears_without_reload(app, 
     expect(customer_page.locator("#thread")).not_to_contain_text("legacy plan")
     screenshot(customer_page, "support-customer-sees-reply")
     assert not errors
+
+
+def test_an_org_admin_pages_through_the_orgs_tickets_without_a_reload(app, live_server, new_context, log_in, screenshot):
+    from portal.support import service
+
+    org = OrgFactory(name="Acme", slug="acme")
+    admin = member(org, "org_admin", email="ada@acme.test", name="Ada Admin")
+    colleague = member(org, "user", email="colin@acme.test", name="Colin")
+    for i in range(30):
+        service.create_ticket(org, colleague if i % 2 else admin, subject=f"Request number {i:02d}", body="b")
+
+    page = new_context().new_page()
+    log_in(page, admin.email)
+    page.goto(live_server("/o/acme/tickets"))
+    rows = page.locator("tr[data-ticket]")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("Request number 29")  # newest first
+    page.evaluate("window.__noReload = 'still here'")
+    page.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(30)
+    expect(rows.last).to_contain_text("Request number 00")
+    expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+    assert page.evaluate("window.__noReload") == "still here"
+    screenshot(page, "support-customer-list-paged")
