@@ -77,6 +77,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
     if vetrai_env not in ENVIRONMENTS:  # "prod" must not quietly start with development defaults
         raise ConfigError(f"VETRAI_ENV must be one of {', '.join(ENVIRONMENTS)}, not {vetrai_env!r}.")
     production = vetrai_env == "production"
+    max_file = int(env.get("SUPPORT_MAX_FILE_BYTES") or 10 * 1024 * 1024)
     if production:
         check_production(env)
     raw_workers = env.get("INPROCESS_JOB_WORKERS") or "2"
@@ -120,9 +121,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "TOKEN_MAX_AGE": {"verify": 3 * 24 * 3600, "reset": 3600, "invite": 7 * 24 * 3600, "unsubscribe": 365 * 24 * 3600},
         # First retry delay of a failed notification delivery; each next one doubles.
         "NOTIFY_RETRY_BASE_SECONDS": float(env.get("NOTIFY_RETRY_BASE_SECONDS", "30")),
-        "MAX_CONTENT_LENGTH": 26 * 1024 * 1024,
+        # Any request body; above the largest attachment (plus the form around it), so a file over its own
+        # limit gets the support domain's clear 413 rather than this generic one.
+        "MAX_CONTENT_LENGTH": max(26 * 1024 * 1024, max_file + 1024 * 1024),
         # Support attachments: one file, and all of one ticket's files together (bytes).
-        "SUPPORT_MAX_FILE_BYTES": int(env.get("SUPPORT_MAX_FILE_BYTES") or 10 * 1024 * 1024),
+        "SUPPORT_MAX_FILE_BYTES": max_file,
         "SUPPORT_MAX_TICKET_BYTES": int(env.get("SUPPORT_MAX_TICKET_BYTES") or 25 * 1024 * 1024),
         "SUPPORT_DOWNLOAD_SECONDS": int(env.get("SUPPORT_DOWNLOAD_SECONDS") or 60),
         # Workflows: the key that encrypts orgs' LLM API keys (SECRET_KEY when unset), limits and retention.

@@ -171,3 +171,11 @@ def test_database_url_is_pointed_at_psycopg3(given, expected):
 def test_platform_postgres_url_reaches_the_app_config(instance):
     cfg = load_config(PROD)
     assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://portal:pw@db.internal:5432/portal"
+
+
+def test_a_larger_attachment_limit_raises_the_request_body_limit_with_it(instance):
+    # A 50 MB file limit under a 26 MB body limit would answer every 30 MB upload with a generic 413.
+    cfg = load_config({"SUPPORT_MAX_FILE_BYTES": str(50 * 1024 * 1024)})
+    assert cfg["SUPPORT_MAX_FILE_BYTES"] == 50 * 1024 * 1024
+    assert cfg["MAX_CONTENT_LENGTH"] > 50 * 1024 * 1024
+    assert load_config({})["MAX_CONTENT_LENGTH"] == 26 * 1024 * 1024  # the default stays
