@@ -15,10 +15,15 @@ from portal.roles import ROLE_LABELS, role_allows
 
 def render_page(page: str, fragment: str | None = None, **context) -> str:
     """The same URL answers an HTMX request with its fragment and a browser with the whole page."""
-    # A history restore asks for the whole page even though htmx sends HX-Request.
-    if fragment and htmx and not htmx.boosted and not htmx.history_restore_request:
+    if fragment and wants_fragment():
         return render_template(fragment, **context)
     return render_template(page, **context)
+
+
+def wants_fragment() -> bool:
+    """True for an htmx request that swaps part of a page (not a boosted link, not a history restore)."""
+    # A history restore asks for the whole page even though htmx sends HX-Request.
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -18,7 +18,7 @@ from portal.support.forms import RatingForm, ReplyForm, TicketForm
 from portal.support.markdown import render as render_markdown
 from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES, Ticket
 from portal.tenancy import current_membership, current_org, org_required, platform_required
-from portal.web import render_page
+from portal.web import render_page, wants_fragment
 
 
 @bp.app_template_filter("support_markdown")
@@ -101,7 +101,7 @@ def _list_context() -> dict:
 @org_required("tickets.create")
 def index(org_slug: str):
     context = _list_context()
-    if htmx and not htmx.boosted and not htmx.history_restore_request and request.args.get("after"):
+    if wants_fragment() and request.args.get("after"):
         return render_template("support/_list_rows.html", **context)
     return render_page("support/index.html", "support/_list.html", form=TicketForm(), **context)
 
@@ -236,7 +236,7 @@ def _queue_context(full: bool) -> dict:
 @bp.get("/support/queue")
 @platform_required("platform.support")
 def queue():
-    fragment = bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    fragment = wants_fragment()
     context = _queue_context(full=not fragment)
     if fragment and request.args.get("after"):
         return render_template("support/_queue_rows.html", **context)
