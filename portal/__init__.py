@@ -1,14 +1,36 @@
-"""VetrAI Portal: the application factory."""
+"""VetrAI Portal: the application factory.
+
+Wiring is explicit: each domain's `wiring.init_app(app)` registers its blueprint, API routes, CLI group,
+jobs and periodic jobs, and `create_app` calls them in order. Nothing registers itself on import.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import cli, errors_http, security, uow, web
+from portal.accounts import wiring as accounts
+from portal.admin import wiring as admin
+from portal.api import wiring as api
+from portal.audit import wiring as audit
 from portal.config import INSTANCE, ROOT, load_config
+from portal.core import wiring as core
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.infra import jobs, mail, periodic, sms, storage
+from portal.keys import wiring as keys
+from portal.notifications import wiring as notifications
+from portal.orgs import wiring as orgs
+from portal.support import wiring as support
+from portal.workflows import wiring as workflows
+
+# In order: the domains' API modules attach to /api/v1 as they are imported, so `api` comes last.
+DOMAINS = (core, accounts, orgs, audit, admin, notifications, keys, support, workflows, api)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -25,15 +47,13 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if app.config["PRODUCTION"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     register_extensions(app)
-    register_infra(app)
-    register_blueprints(app)
-    from portal import cli, errors_http, web
-
+    for port in (jobs, mail, sms, storage):
+        port.init_app(app)
+    for domain in DOMAINS:
+        domain.init_app(app)
     errors_http.register(app)
     web.register(app)
     cli.register(app)
@@ -44,12 +64,9 @@ def create_app(config: dict | None = None) -> Flask:
 def start_periodic_jobs_with_first_request(app: Flask) -> None:
     """With the in-process runner the web process runs the periodic jobs (with RQ, `flask worker` does).
     Started on the first request, so CLI commands such as `flask db upgrade` never start it."""
-    from portal.infra.jobs import InProcessRunner
-    from portal.infra.periodic import Scheduler
-
-    if not isinstance(app.extensions["jobs"], InProcessRunner) or app.config.get("TESTING"):
+    if not isinstance(app.extensions["jobs"], jobs.InProcessRunner) or app.config.get("TESTING"):
         return
-    scheduler = Scheduler(app)
+    scheduler = periodic.Scheduler(app, jobs.enqueue)
     app.extensions["periodic"] = scheduler
 
     @app.before_request
@@ -58,10 +75,7 @@ def start_periodic_jobs_with_first_request(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the extensions in portal.extensions to this app."""
-    from portal import security
-    from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
-
+    """Bind the extensions in portal.extensions to this app, and the unit of work to its requests."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
@@ -71,38 +85,12 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
-
-
-def register_infra(app: Flask) -> None:
-    """Pick an adapter for each outside service."""
-    from portal.infra import jobs, mail, sms, storage
-
-    for port in (jobs, mail, sms, storage):
-        port.init_app(app)
-
-
-def register_blueprints(app: Flask) -> None:
-    """Import each domain's views and API (which attach routes to the blueprints), then register them."""
-    import importlib
-    import importlib.util
-
-    domains = ("core", "accounts", "orgs", "audit", "admin", "notifications", "keys", "support", "workflows", "api")
-    for name in domains:
-        module = importlib.import_module(f"portal.{name}")
-        importlib.import_module(f"portal.{name}.views")
-        if name != "api" and importlib.util.find_spec(f"portal.{name}.api"):
-            importlib.import_module(f"portal.{name}.api")  # attaches to the /api/v1 blueprint
-        app.register_blueprint(module.bp)
-    from portal.api import docs, docs_bp  # noqa: F401  (docs attaches the viewers to docs_bp)
-
-    app.register_blueprint(docs_bp)
+    uow.init_app(app)
 
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """SQLite: enforce foreign keys, and let background jobs write while a request reads (WAL)."""
-    import sqlite3
-
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -6,6 +6,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from portal.infra.jobs import enqueue, run_worker
+from portal.infra.periodic import Scheduler
+
 DEMO_PASSWORD = "vetrai-demo-pass"
 DEMO_ORGS = {"demo": "Demo Inc.", "acme": "Acme Corp"}
 DEMO_USERS = [
@@ -87,6 +90,5 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     def worker(queues: str, burst: bool):
         """Run an RQ worker with its scheduler (needs REDIS_URL)."""
-        from portal.infra.jobs import run_worker
-
-        run_worker(current_app._get_current_object(), queues.split(","), burst=burst)
+        app = current_app._get_current_object()
+        run_worker(app, queues.split(","), burst=burst, scheduler=Scheduler(app, enqueue))

@@ -1,4 +1,9 @@
-"""Errors a service raises for a caller to show: pages as field errors, the API as JSON."""
+"""Errors a service raises for a caller to show: pages as field errors, the API as JSON.
+
+Services speak no HTTP: they raise these, and `errors_http` maps them to pages and JSON in one place.
+A refused action changes nothing: the unit of work rolls back what was flushed before the error, unless
+the error says the refusal itself is to be kept (`persist=True`, e.g. a wrong code counts as an attempt).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,56 @@ class ServiceError(Exception):
     """A refused action, with a machine code, a sentence for people, and per-field messages."""
 
     status = 400
+    code = "invalid"
+    persist = False  # True: the unit of work commits what was flushed before the refusal
 
-    def __init__(self, message: str, *, code: str = "invalid", fields: dict[str, str] | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None,
+                 status: int | None = None, persist: bool | None = None):
         super().__init__(message)
         self.message = message
-        self.code = code
+        self.code = code or type(self).code
         self.fields = fields or {}
         if status is not None:
             self.status = status
+        if persist is not None:
+            self.persist = persist
 
 
 class ValidationFailed(ServiceError):
     """Input that breaks a rule; `fields` names each bad field."""
 
     status = 422
+    code = "validation_failed"
 
-    def __init__(self, fields: dict[str, str], message: str = "Some fields need attention."):
-        super().__init__(message, code="validation_failed", fields=fields)
+    def __init__(self, fields: dict[str, str], message: str = "Some fields need attention.", *, persist: bool | None = None):
+        super().__init__(message, fields=fields, persist=persist)
+
+
+class NotFound(ServiceError):
+    """No such object for this caller: another organization's object is one of these too, never a 403."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "There is nothing here, or you don't have access to it."):
+        super().__init__(message)
+
+
+class Forbidden(ServiceError):
+    """The caller is known and the object exists, but their role does not allow the action."""
+
+    status = 403
+    code = "forbidden"
+
+    def __init__(self, message: str = "Your role does not allow this.", *, code: str | None = None):
+        super().__init__(message, code=code)
 
 
 class Conflict(ServiceError):
-    status = 409
+    """The action clashes with the object's current state (a transition that isn't allowed, a duplicate)."""
 
-    def __init__(self, message: str, *, field: str | None = None, code: str = "conflict"):
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message, code=code, fields={field: message} if field else None)

@@ -1,37 +1,25 @@
-"""Error answers: pages for browsers, the JSON error shape for the API."""
+"""Error answers in one place: pages for browsers, the JSON error shape for the API.
+
+Every error rolls the request's unit of work back before answering (a refusal that keeps its changes,
+`ServiceError.persist`, commits instead), so a refused request changes nothing and the error page itself
+never queries a broken session.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.errors import ServiceError
-from portal.security import wants_json
+from portal.extensions import db
+from portal.http import json_error, wants_json
 
 log = logging.getLogger(__name__)
 
-CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "rate_limited",
-    500: "internal_error",
-}
-
-
-def json_error(status: int, message: str, code: str | None = None, fields: dict | None = None, headers=None):
-    """The API's one error shape: {"error": {"code", "message", "fields"}}."""
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "fields": fields or {}}}
-    return jsonify(body), status, headers or {}
+NOT_FOUND = "There is nothing here, or you don't have access to it."
 
 
 def _page(status: int, title: str, message: str):
@@ -41,6 +29,7 @@ def _page(status: int, title: str, message: str):
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
+        db.session.rollback()
         message = "Your session's security token was missing or stale. Reload the page and try again."
         if wants_json():
             return json_error(400, message, "csrf_failed")
@@ -48,20 +37,27 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        if exc.persist:
+            db.session.commit()
+        else:
+            db.session.rollback()
         if wants_json():
             return json_error(exc.status, exc.message, exc.code, exc.fields)
         return _page(exc.status, "That didn't work", exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        db.session.rollback()
         status = exc.code or 500
         message = exc.description or exc.name
         if status == 404:
-            message = "There is nothing here, or you don't have access to it."
+            message = NOT_FOUND
         if wants_json():
             headers = {}
             if status == 429 and getattr(exc, "retry_after", None):
                 headers["Retry-After"] = str(exc.retry_after)
+            if status == 405 and getattr(exc, "valid_methods", None):
+                headers["Allow"] = ", ".join(exc.valid_methods)
             return json_error(status, message, headers=headers)
         return _page(status, exc.name, message)
 
@@ -70,6 +66,7 @@ def register(app: Flask) -> None:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         log.exception("unhandled error")
+        db.session.rollback()
         message = "Something went wrong on our side. It has been logged."
         if wants_json():
             return json_error(500, message)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 
 from portal.errors import ServiceError
+from portal.uow import refused
 
 
 def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
-    """Show a service's field errors next to the form's fields, and the rest at the top."""
+    """Show a service's field errors next to the form's fields, and the rest at the top; the request's
+    unit of work is rolled back, so the refused action changes nothing."""
+    refused(exc)
     for name, message in exc.fields.items():
         field = getattr(form, name, None)
         if field is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, redirect, request, url_for
+from flask import Flask, flash, g, redirect, request, url_for
 
-from portal.extensions import login_manager, talisman
+from portal.extensions import htmx, login_manager, talisman
+from portal.http import json_error, wants_json
 
 CSP = {
     "default-src": "'self'",
@@ -20,11 +21,6 @@ CSP = {
 }
 
 
-def wants_json() -> bool:
-    """True for API calls, which get JSON errors instead of pages."""
-    return request.path.startswith("/api/") or request.path.startswith("/health")
-
-
 def init_app(app: Flask) -> None:
     from portal.accounts.service import load_session_user
 
@@ -37,11 +33,10 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         if wants_json():
-            body = {"error": {"code": "unauthenticated", "message": "Log in or send an API key.", "fields": {}}}
-            return jsonify(body), 401
+            return json_error(401, "Log in or send an API key.", "unauthenticated")
         flash(login_manager.login_message, login_manager.login_message_category)
         target = url_for("accounts.login", next=request.full_path.rstrip("?"))
-        if request.headers.get("HX-Request"):
+        if htmx:  # any htmx request, boosted or not: htmx follows HX-Redirect
             return "", 401, {"HX-Redirect": target}
         return redirect(target)
 

@@ -1,4 +1,10 @@
-"""Organization scoping in one place: the membership check, the permission check, scoped queries."""
+"""Organization scoping in one place: the membership check, the permission check, scoped queries.
+
+Pages and the API resolve the organization the same way (`org_required`): from the URL's `org_slug`,
+else from the API key, else from `?org=<slug>`, else the caller's only organization. Every query on an
+org table goes through `scoped()`; a deliberate cross-organization read goes through `unscoped()`,
+which names its reason so that it can be found and reviewed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, g
+from flask import g, request
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from werkzeug.local import LocalProxy
 
+from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db, login_manager
 from portal.orgs.models import Membership, Organization
 from portal.roles import role_allows
@@ -22,7 +29,7 @@ current_membership: Membership = LocalProxy(lambda: g.get("membership"))  # type
 
 
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
-    """Load org by slug for the current user: 404 for non-members, 403 for a missing permission."""
+    """Load org by slug for the current user: NotFound for non-members, Forbidden for a missing permission."""
     # One query for both: the org and the caller's membership in it (an outer join keeps a found org
     # distinguishable from none, though both answer 404).
     row = db.session.execute(
@@ -34,23 +41,49 @@ def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
     # An API key is bound to one organization: any other org looks like it does not exist.
     key_org_id = g.get("api_key_org_id")
     if membership is None or (key_org_id is not None and key_org_id != org.id):
-        abort(404)
+        raise NotFound()
     if org.is_suspended:
-        abort(403, description="This organization is suspended. Contact the platform's support.")
+        raise Forbidden("This organization is suspended. Contact the platform's support.")
     if not role_allows(membership.role, permission):
-        abort(403, description="Your role in this organization does not allow this.")
+        raise Forbidden("Your role in this organization does not allow this.")
     return org, membership
 
 
-def org_required(permission: str = "org.view") -> Callable:
-    """Decorate a view under /o/<org_slug>/: sets current_org and current_membership or answers 404/403."""
+def _slug_without_path() -> str:
+    """For /api/v1 routes with no org in the path: the API key's org, else ?org=, else the only one."""
+    key_org_id = g.get("api_key_org_id")
+    asked = request.args.get("org")
+    if key_org_id is not None:
+        # ?org= naming another org than the key's is a 404 (resolve_org), never silently ignored
+        return asked or db.session.get(Organization, key_org_id).slug
+    if asked:
+        return asked
+    slugs = db.session.scalars(
+        select(Organization.slug).join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == current_user.id).limit(2)
+    ).all()
+    if len(slugs) != 1:
+        raise ServiceError("Name the organization with ?org=<slug>.", code="org_required", status=400)
+    return slugs[0]
+
+
+def org_required(permission: str = "org.view", *, platform: str | None = None) -> Callable:
+    """Decorate a view of one organization: sets current_org and current_membership, or answers 404/403.
+
+    The org comes from the URL's `org_slug` when the route has one (pages), else as `_slug_without_path`
+    says (API). With `platform=`, signed-in platform staff holding that permission (and no org-bound API
+    key) act across organizations instead: `g.platform_staff` is True and no org is set.
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            g.org, g.membership = resolve_org(kwargs["org_slug"], permission)
+            g.platform_staff = bool(platform and g.get("api_key_org_id") is None and role_allows(current_user.platform_role, platform))
+            if not g.platform_staff:
+                slug = kwargs["org_slug"] if "org_slug" in kwargs else _slug_without_path()
+                g.org, g.membership = resolve_org(slug, permission)
             return view(*args, **kwargs)
 
         wrapped.required_permission = permission
@@ -68,7 +101,7 @@ def platform_required(permission: str) -> Callable:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not role_allows(current_user.platform_role, permission):
-                abort(404)
+                raise NotFound()
             return view(*args, **kwargs)
 
         wrapped.required_permission = permission
@@ -82,9 +115,31 @@ def scoped(model: type[M], org: Organization) -> Select:
     return select(model).where(model.org_id == org.id)
 
 
+def scoped_or_platform(model: type[M], org: Organization) -> Select:
+    """org's rows plus the platform's defaults (rows with no org), for tables that hold both."""
+    return select(model).where(or_(model.org_id == org.id, model.org_id.is_(None)))
+
+
+def unscoped(model: type[M], *, reason: str) -> Select:
+    """A SELECT over every organization's rows: only for platform staff, jobs and the admin console.
+
+    `reason` says why crossing organizations is right here; it is for the reader (grep for `unscoped(`).
+    """
+    assert reason, "say why this read crosses organizations"
+    return select(model)
+
+
 def get_scoped_or_404(model: type[M], org: Organization, public_id: str) -> M:
-    """One row of org by public id; another organization's row is a 404, never a 403."""
+    """One row of org by public id; another organization's row is NotFound (404), never a 403."""
     obj = db.session.scalar(scoped(model, org).where(model.public_id == public_id))
     if obj is None:
-        abort(404)
+        raise NotFound()
+    return obj
+
+
+def get_unscoped_or_404(model: type[M], public_id: str, *, reason: str) -> M:
+    """One row of any organization by public id (platform staff), or NotFound."""
+    obj = db.session.scalar(unscoped(model, reason=reason).where(model.public_id == public_id))
+    if obj is None:
+        raise NotFound()
     return obj

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, has_request_context, render_template
+from flask import Flask, Response, flash, g, has_request_context, make_response, redirect, render_template
 from flask_login import current_user
 from werkzeug.local import LocalProxy
 
+from portal.errors import ServiceError
 from portal.extensions import htmx
+from portal.orgs.service import orgs_of
 from portal.roles import ROLE_LABELS, role_allows
+from portal.uow import refused
 
 
 def render_page(page: str, fragment: str | None = None, **context) -> str:
@@ -24,6 +27,24 @@ def wants_fragment() -> bool:
     """True for an htmx request that swaps part of a page (not a boosted link, not a history restore)."""
     # A history restore asks for the whole page even though htmx sends HX-Request.
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def after_change(url: str, fragment: str | None = None, **context) -> Response | str:
+    """The answer to a change: the fragment for htmx when given, else HX-Redirect; a 303 for a browser."""
+    if htmx:
+        if fragment:
+            return render_template(fragment, **context)
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)
+
+
+def flash_error(exc: ServiceError) -> None:
+    """Tell the person why their action was refused (message and field messages), and undo the request's writes."""
+    refused(exc)
+    parts = [exc.message, *(f"{name}: {text}" for name, text in exc.fields.items() if text != exc.message)]
+    flash(" ".join(parts), "error")
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -71,8 +92,6 @@ def register(app: Flask) -> None:
 
 
 def _my_memberships() -> list:
-    from portal.orgs.service import orgs_of
-
     if "my_memberships" not in g:
         g.my_memberships = orgs_of(current_user)
     return g.my_memberships

@@ -285,6 +285,19 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # What the test set up through services is its own unit of work: commit it before the request,
+        # as the request that made it would have in production (and run its after-commit hooks).
+        # Without expiring what the test holds: it reads its objects as they were, as it did before.
+        if _cv_app.get(None) is not None:
+            from portal.extensions import db
+
+            session = db.session()
+            session.expire_on_commit = False
+            try:
+                session.commit()
+            finally:
+                session.expire_on_commit = True
+
         def isolated():
             _cv_app.set(None)
             return super(IsolatedClient, self).open(*args, **kwargs)
@@ -338,6 +351,9 @@ def wait_for_jobs(app):
     """Block until every background job has run (in-process threads or the RQ worker)."""
 
     def wait(timeout: float = 15.0) -> None:
+        from portal.extensions import db
+
+        db.session.commit()  # what the test set up is committed, and its jobs enqueued, before waiting
         assert app.extensions["jobs"].wait(timeout), "background jobs did not finish in time"
 
     return wait

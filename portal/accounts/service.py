@@ -15,14 +15,10 @@ from portal.errors import ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.infra import jobs
 from portal.models import utcnow
+from portal.text import normalize_email
 from portal.tokens import make_token, read_token
 
 TIMEZONES = frozenset(available_timezones())
-
-
-def normalize_email(email: str) -> str:
-    """Emails compare case-insensitively and without surrounding spaces."""
-    return (email or "").strip().lower()
 
 
 def find_user(email: str) -> User | None:
@@ -202,3 +198,13 @@ def load_session_user(session_id: str) -> User | None:
 
 def count_users() -> int:
     return db.session.scalar(select(func.count(User.id))) or 0
+
+
+def support_agents() -> list[User]:
+    """Every platform support agent whose account is not suspended, oldest first."""
+    return list(db.session.scalars(support_agents_query()))
+
+
+def support_agents_query():
+    """The SELECT behind support_agents(), for callers that narrow it (e.g. to available agents)."""
+    return select(User).where(User.platform_role == "support_agent", User.is_suspended.is_(False)).order_by(User.id)

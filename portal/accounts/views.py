@@ -17,6 +17,7 @@ from portal.accounts.forms import (
 from portal.errors import ServiceError
 from portal.extensions import limiter
 from portal.forms import apply_errors
+from portal.text import normalize_email
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,7 +28,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_email() -> str:
-    return service.normalize_email(request.form.get("email", "")) or request.remote_addr or "-"
+    return normalize_email(request.form.get("email", "")) or request.remote_addr or "-"
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -1,8 +1,10 @@
 """Background jobs: RQ on Redis when REDIS_URL is set, an in-process thread pool otherwise.
 
-Both runners call `execute(path, args, kwargs)`, so a job runs through the same code either way:
-it gets a fresh app context (and so a fresh database session) and is looked up by dotted path.
-Jobs take ids, never objects: the database holds the truth.
+Both runners call `execute(path, args, kwargs)`, so a job runs through the same code either way: in a
+fresh app context (a fresh database session), inside one unit of work, looked up in the app's job
+registry. Jobs are referenced as functions: each domain's `init_app` registers its job functions
+(`register(app, fn, ...)`), `enqueue(fn, ...)` refuses a function nobody registered, and RQ carries the
+function's dotted path. Jobs take ids, never objects: the database holds the truth.
 """
 
 from __future__ import annotations
@@ -10,27 +12,60 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
-from werkzeug.utils import import_string
+
+from portal.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
 _worker_app: Flask | None = None
 
 
-def execute(path: str, args: tuple | list = (), kwargs: dict | None = None) -> Any:
-    """Run the job function at `path` inside a fresh app context."""
-    app = current_app._get_current_object() if has_app_context() else _worker_app
-    if app is None:  # an RQ worker started without `flask worker`
-        from portal import create_app
+class JobRunner(Protocol):
+    """What callers may ask of a job runner, whichever adapter it is."""
 
-        app = create_app()
-    with app.app_context():
-        return import_string(path)(*args, **(kwargs or {}))
+    name: str
+
+    def enqueue(self, path: str, args: tuple, kwargs: dict, queue: str, delay: float | None) -> str: ...
+    def wait(self, timeout: float = 30.0) -> bool: ...
+    def ping(self) -> bool: ...
+    def queue_depths(self) -> dict[str, int]: ...
+    def live_workers(self) -> int: ...
+    def claim(self, name: str, ttl: int) -> bool: ...
+
+
+def job_path(fn: Callable) -> str:
+    """The dotted path RQ stores for fn (and the registry's key)."""
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def register(app: Flask, *fns: Callable) -> None:
+    """Make job functions runnable in this app: domains call it from their init_app."""
+    registry = app.extensions.setdefault("job_registry", {})
+    for fn in fns:
+        registry[job_path(fn)] = fn
+
+
+def registered(app: Flask) -> dict[str, Callable]:
+    """Every job this app can run, by dotted path."""
+    return dict(app.extensions.get("job_registry", {}))
+
+
+def execute(path: str, args: tuple | list = (), kwargs: dict | None = None) -> Any:
+    """Run the registered job at `path` inside a fresh app context and one unit of work."""
+    app = current_app._get_current_object() if has_app_context() else _worker_app
+    if app is None:
+        raise RuntimeError("No app to run jobs in: start workers with `flask worker`, which builds one.")
+    fn = app.extensions.get("job_registry", {}).get(path)
+    if fn is None:
+        raise LookupError(f"{path} is not a registered job (see the domain's init_app)")
+    with app.app_context(), unit_of_work():
+        return fn(*args, **(kwargs or {}))
 
 
 class InProcessRunner:
@@ -92,6 +127,16 @@ class InProcessRunner:
 
     def ping(self) -> bool:
         return True
+
+    def queue_depths(self) -> dict[str, int]:
+        # One pool serves every queue: what is submitted and not finished counts as "default".
+        return {"default": self._pending}
+
+    def live_workers(self) -> int:
+        return self._pool._max_workers
+
+    def claim(self, name: str, ttl: int) -> bool:
+        return True  # one process: nobody else could claim it
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Let enqueued jobs (delayed ones included) finish, then stop the pool's threads."""
@@ -180,40 +225,57 @@ class RQRunner:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    def queue_depths(self) -> dict[str, int]:
+        return {name: len(q) for name, q in self.queues.items()}
+
+    def live_workers(self) -> int:
+        from rq import Worker
+
+        return Worker.count(connection=self.redis)
+
+    def claim(self, name: str, ttl: int) -> bool:
+        """True for the first process to claim `name` within ttl seconds (a lock that expires by itself)."""
+        return bool(self.redis.set(f"vetrai:claim:{name}", "1", nx=True, ex=max(ttl, 1)))
+
 
 def init_app(app: Flask) -> None:
     """Choose the runner from config and keep it on the app."""
     if app.config.get("REDIS_URL"):
-        runner: InProcessRunner | RQRunner = RQRunner(app.config["REDIS_URL"], app.config["RQ_QUEUES"])
+        chosen: JobRunner = RQRunner(app.config["REDIS_URL"], app.config["RQ_QUEUES"])
     else:
-        runner = InProcessRunner(app, app.config["INPROCESS_JOB_WORKERS"])
-    app.extensions["jobs"] = runner
+        chosen = InProcessRunner(app, app.config["INPROCESS_JOB_WORKERS"])
+    app.extensions["jobs"] = chosen
+    app.extensions.setdefault("job_registry", {})
 
 
-def runner() -> InProcessRunner | RQRunner:
+def runner() -> JobRunner:
     """The current app's job runner."""
     return current_app.extensions["jobs"]
 
 
-def enqueue(path: str, *args: Any, queue: str = "default", delay: float | None = None, **kwargs: Any) -> str:
-    """Run the function at dotted `path` in the background, after `delay` seconds if given."""
+def enqueue(job: Callable | str, *args: Any, queue: str = "default", delay: float | None = None, **kwargs: Any) -> str:
+    """Run the registered job function in the background, after `delay` seconds if given.
+
+    Call it after the commit that made the rows the job reads (`uow.after_commit`), never before.
+    """
+    path = job if isinstance(job, str) else job_path(job)
+    if path not in current_app.extensions.get("job_registry", {}):
+        raise LookupError(f"{path} is not a registered job (see the domain's init_app)")
     return runner().enqueue(path, args, kwargs, queue, delay)
 
 
-def run_worker(app: Flask, queues: list[str], burst: bool = False) -> None:
-    """Run an RQ worker (with its scheduler, for delayed jobs) in this process."""
+def run_worker(app: Flask, queues: list[str], burst: bool = False, scheduler: Any = None) -> None:
+    """Run an RQ worker (with RQ's scheduler for delayed jobs, and `scheduler` for periodic ones)."""
     from rq import SimpleWorker
 
     global _worker_app
     rq_runner = app.extensions["jobs"]
     if not isinstance(rq_runner, RQRunner):
-        raise SystemExit("REDIS_URL is not set: jobs run in-process inside `flask run`; no worker is needed.")
+        raise SystemExit("REDIS_URL is not set: jobs run in-process inside the web server; no worker is needed.")
     _worker_app = app
     # SimpleWorker runs jobs in this process instead of forking one per job: no database
     # connections shared across a fork, and no fork cost on every short job.
     worker = SimpleWorker([rq_runner.queues[q] for q in queues], connection=rq_runner.redis)
-    if not burst:
-        from portal.infra.periodic import Scheduler
-
-        Scheduler(app).start()  # periodic jobs; a Redis lock keeps several workers from doubling them
+    if scheduler is not None and not burst:
+        scheduler.start()  # periodic jobs; a claim per period keeps several workers from doubling them
     worker.work(burst=burst, with_scheduler=True)

@@ -1,8 +1,9 @@
-"""Periodic jobs (reconcilers, usage flushes, reminders): registered by path, run through the job runner.
+"""Periodic jobs (reconcilers, usage flushes, reminders): registered per app, run through the job runner.
 
-`every(seconds, path)` registers a job. A scheduler thread enqueues each job when it is due: inside
-the web process for the in-process runner, inside `flask worker` for RQ. With several workers, a
-Redis lock per job and period makes sure only one of them enqueues it.
+Domains call `every(app, seconds, fn)` from their init_app. A scheduler thread enqueues each job when
+it is due: inside the web process for the in-process runner, inside `flask worker` for RQ. With several
+workers, the runner's claim on each job and period makes sure only one of them enqueues it.
+The scheduler is handed the `enqueue` function, so this module imports no other port.
 """
 
 from __future__ import annotations
@@ -10,53 +11,53 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
-SCHEDULE: dict[str, int] = {}
+
+def every(app: Flask, seconds: int, fn: Callable) -> None:
+    """Run job function fn every `seconds` in app (registering twice keeps the last interval)."""
+    app.extensions.setdefault("periodic_jobs", {})[fn] = seconds
 
 
-def every(seconds: int, path: str) -> None:
-    """Run the job at dotted `path` every `seconds` (registering twice keeps the last interval)."""
-    SCHEDULE[path] = seconds
+def schedule(app: Flask) -> dict[Callable, int]:
+    """The app's periodic jobs and their intervals in seconds."""
+    return dict(app.extensions.get("periodic_jobs", {}))
 
 
 class Scheduler:
-    """Enqueues registered periodic jobs when due; `tick()` is one pass, the thread calls it each second."""
+    """Enqueues the app's periodic jobs when due; `tick()` is one pass, the thread calls it each second."""
 
-    def __init__(self, app: Flask):
+    def __init__(self, app: Flask, enqueue: Callable[..., str]):
         self.app = app
-        self._last: dict[str, float] = {}
+        self._enqueue = enqueue
+        self._last: dict[Callable, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _claim(self, path: str, seconds: int, now: float) -> bool:
-        runner = self.app.extensions["jobs"]
-        redis = getattr(runner, "redis", None)
-        if redis is None:
-            return True
+    def _claim(self, fn: Callable, seconds: int, now: float) -> bool:
         slot = int(now // seconds)
-        return bool(redis.set(f"vetrai:periodic:{path}:{slot}", "1", nx=True, ex=max(seconds * 2, 10)))
+        name = f"periodic:{fn.__module__}.{fn.__qualname__}:{slot}"
+        return self.app.extensions["jobs"].claim(name, max(seconds * 2, 10))
 
-    def tick(self, now: float | None = None) -> list[str]:
-        """Enqueue every job whose interval has passed; returns the paths enqueued."""
-        from portal.infra.jobs import enqueue
-
+    def tick(self, now: float | None = None) -> list[Callable]:
+        """Enqueue every job whose interval has passed; returns the functions enqueued."""
         now = time.time() if now is None else now
         started = []
-        for path, seconds in list(SCHEDULE.items()):
-            if now - self._last.get(path, 0) < seconds:
+        for fn, seconds in schedule(self.app).items():
+            if now - self._last.get(fn, 0) < seconds:
                 continue
-            self._last[path] = now
+            self._last[fn] = now
             try:
                 with self.app.app_context():
-                    if self._claim(path, seconds, now):
-                        enqueue(path, queue="low")
-                        started.append(path)
+                    if self._claim(fn, seconds, now):
+                        self._enqueue(fn, queue="low")
+                        started.append(fn)
             except Exception:  # noqa: BLE001 - Redis down: try again next period
-                log.exception("could not enqueue periodic job %s", path)
+                log.exception("could not enqueue periodic job %s", fn.__qualname__)
         return started
 
     def start(self) -> None:

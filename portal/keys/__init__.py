@@ -4,8 +4,3 @@ from flask import Blueprint
 
 # The copy-button script is served from portal/keys/static (the CSP allows no inline scripts).
 bp = Blueprint("keys", __name__, static_folder="static", static_url_path="/keys/static")
-
-from portal.infra.periodic import every  # noqa: E402
-
-every(30, "portal.keys.tasks.flush_usage")
-every(3600, "portal.keys.tasks.notify_expiring")

@@ -6,12 +6,12 @@ from flask import g, jsonify, request, url_for
 
 from portal.accounts.models import User
 from portal.api import bp
-from portal.api.helpers import api_org_required, page_envelope, parse_body, parse_query
+from portal.api.helpers import page_envelope, parse_body, parse_query
 from portal.api.openapi import route
 from portal.errors import ValidationFailed
 from portal.keys import schemas, service
 from portal.pagination import clamp
-from portal.tenancy import current_membership, current_org
+from portal.tenancy import current_membership, current_org, org_required
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -38,7 +38,7 @@ def _out(key, totals: dict | None = None, used: tuple | None = None) -> dict:
 
 @route(bp, "/keys", "POST", summary="Create an API key (the full key is in this answer only)", tag="keys",
        body=schemas.KeyCreateIn, response=schemas.KeyCreatedOut, status=201, errors=(400, 401, 403, 404))
-@api_org_required("keys.create")
+@org_required("keys.create")
 def create_key():
     data = parse_body(schemas.KeyCreateIn)
     key, secret = service.create_key(
@@ -51,7 +51,7 @@ def create_key():
 
 @route(bp, "/keys", "GET", summary="List API keys (masked), with last use and 30-day usage", tag="keys",
        query=schemas.KeyQuery, response=schemas.KeyListOut, errors=(400, 401, 403, 404))
-@api_org_required("keys.create")
+@org_required("keys.create")
 def list_keys():
     query = parse_query(schemas.KeyQuery)
     if query.status and query.status not in service.STATUSES:
@@ -64,14 +64,14 @@ def list_keys():
 
 
 @route(bp, "/keys/<key_id>", "GET", summary="One API key (masked)", tag="keys", response=schemas.KeyOut)
-@api_org_required("keys.create")
+@org_required("keys.create")
 def get_key(key_id: str):
     return jsonify(_out(service.get_key(current_org, current_membership, key_id)))
 
 
 @route(bp, "/keys/<key_id>", "PUT", summary="Change a key's name, scopes, expiry or rate limit", tag="keys",
        body=schemas.KeyUpdateIn, response=schemas.KeyOut, errors=(401, 403, 404, 409))
-@api_org_required("keys.create")
+@org_required("keys.create")
 def update_key(key_id: str):
     data = parse_body(schemas.KeyUpdateIn)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
@@ -83,14 +83,14 @@ def update_key(key_id: str):
 
 
 @route(bp, "/keys/<key_id>", "DELETE", summary="Revoke an API key", tag="keys", response=schemas.KeyOut)
-@api_org_required("keys.create")
+@org_required("keys.create")
 def revoke_key(key_id: str):
     return jsonify(_out(service.revoke_key(current_org, current_membership, key_id)))
 
 
 @route(bp, "/keys/<key_id>/usage", "GET", summary="A key's requests per day over the last 30 days, by outcome and endpoint",
        tag="keys", response=schemas.UsageOut)
-@api_org_required("keys.create")
+@org_required("keys.create")
 def key_usage(key_id: str):
     key = service.get_key(current_org, current_membership, key_id)
     return jsonify({"key_id": key.public_id, **service.usage(key)})
@@ -98,7 +98,7 @@ def key_usage(key_id: str):
 
 @route(bp, "/keys/<key_id>/rotate", "POST", summary="Rotate: a new secret, same settings; the old one works for grace_period seconds",
        tag="keys", body=schemas.RotateIn, response=schemas.KeyRotatedOut, errors=(401, 403, 404, 409))
-@api_org_required("keys.create")
+@org_required("keys.create")
 def rotate_key(key_id: str):
     data = parse_body(schemas.RotateIn) if request.content_length else schemas.RotateIn()
     key, secret, old_until = service.rotate_key(current_org, current_membership, key_id, data.grace_period)

@@ -25,8 +25,8 @@ from sqlalchemy import and_, event, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal.accounts.models import User
-from portal.errors_http import json_error
 from portal.extensions import db, login_manager
+from portal.http import json_error
 from portal.keys import tokens
 from portal.keys.models import ApiKey, ApiKeySecret
 from portal.keys.runtime import Decision, make_backend

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal.keys import bp
+group = AppGroup("keys", help="API key management from a shell (provisioning, break-glass).")
 
 
 def _org(slug: str):
@@ -18,7 +19,7 @@ def _org(slug: str):
     return org
 
 
-@bp.cli.command("create")
+@group.command("create")
 @click.option("--org", "slug", required=True, help="The organization's slug")
 @click.option("--email", required=True, help="The owner: a member of the organization")
 @click.option("--scopes", default="read", show_default=True, help="Comma-separated: read,write,admin")
@@ -44,7 +45,7 @@ def create_command(slug: str, email: str, scopes: str, name: str, expires, rate_
     click.echo(secret)
 
 
-@bp.cli.command("revoke")
+@group.command("revoke")
 @click.option("--org", "slug", required=True)
 @click.argument("key_id")
 def revoke_command(slug: str, key_id: str):
@@ -57,7 +58,7 @@ def revoke_command(slug: str, key_id: str):
     click.echo(f"Revoked {key_id}.")
 
 
-@bp.cli.command("flush-usage")
+@group.command("flush-usage")
 def flush_usage_command():
     """Move buffered usage counts into the database now."""
     from portal.keys import service

@@ -11,7 +11,6 @@ from flask_login import current_user
 from portal.errors import ServiceError
 from portal.forms import apply_errors
 from portal.keys import bp, service
-from portal.keys import cli as _cli  # noqa: F401  (attaches `flask keys ...` to the blueprint)
 from portal.keys.chart import usage_chart
 from portal.keys.forms import KeyForm, NewKeyForm, PolicyForm, RotateForm
 from portal.pagination import clamp

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.api import bp
-from portal.api.helpers import api_org_required, page_envelope, parse_body, parse_query
+from portal.api.helpers import page_envelope, parse_body, parse_query
 from portal.api.openapi import route
 from portal.errors import ValidationFailed
 from portal.extensions import db
@@ -16,7 +16,7 @@ from portal.notifications import schemas, service
 from portal.notifications.catalog import EVENTS
 from portal.orgs.models import Membership
 from portal.pagination import clamp
-from portal.tenancy import current_org, scoped
+from portal.tenancy import current_org, org_required, scoped
 
 
 def _note(n) -> dict:
@@ -47,7 +47,7 @@ def _recipients(to: list[str]) -> list[User]:
 
 @route(bp, "/notifications", "POST", summary="Send a notification to members", tag="notifications",
        body=schemas.SendIn, response=schemas.SendOut, status=202, errors=(400, 401, 403, 404))
-@api_org_required("notifications.manage")
+@org_required("notifications.manage")
 def send():
     body = parse_body(schemas.SendIn)
     if body.event not in EVENTS:
@@ -66,7 +66,7 @@ def send():
 
 @route(bp, "/notifications", "GET", summary="The caller's notifications", tag="notifications",
        query=schemas.NotificationQuery, response=schemas.NotificationListOut, errors=(400, 401, 404))
-@api_org_required()
+@org_required()
 def list_notifications():
     query = parse_query(schemas.NotificationQuery)
     page, per_page = clamp(query.page, query.per_page, 20)
@@ -76,7 +76,7 @@ def list_notifications():
 
 @route(bp, "/notifications/<notification_id>/read", "PUT", summary="Mark a notification read (or unread)",
        tag="notifications", body=schemas.ReadIn, response=schemas.NotificationOut, errors=(401, 404))
-@api_org_required()
+@org_required()
 def read_notification(notification_id: str):
     from flask import request
 
@@ -86,7 +86,7 @@ def read_notification(notification_id: str):
 
 @route(bp, "/notifications/<notification_id>/deliveries", "GET", summary="Deliveries of a notification",
        tag="notifications", response=schemas.DeliveryListOut, errors=(401, 404))
-@api_org_required()
+@org_required()
 def notification_deliveries(notification_id: str):
     from portal.notifications.models import Notification
     from portal.tenancy import get_scoped_or_404
@@ -120,14 +120,14 @@ def _preferences_doc() -> dict:
 
 @route(bp, "/preferences", "GET", summary="The caller's notification preferences", tag="notifications",
        response=schemas.PreferencesDoc, errors=(400, 401, 404))
-@api_org_required()
+@org_required()
 def get_preferences():
     return jsonify(_preferences_doc())
 
 
 @route(bp, "/preferences", "PUT", summary="Replace the caller's notification preferences", tag="notifications",
        body=schemas.PreferencesDoc, response=schemas.PreferencesDoc, errors=(400, 401, 404))
-@api_org_required()
+@org_required()
 def put_preferences():
     doc = parse_body(schemas.PreferencesDoc)
     try:

@@ -1,3 +1,5 @@
+"""Organizations: memberships, roles, invitations."""
+
 from flask import Blueprint
 
 bp = Blueprint("orgs", __name__)

@@ -18,6 +18,7 @@ from portal.orgs.models import Invitation, Membership, Organization
 from portal.pagination import Page, paginate
 from portal.roles import ORG_ROLES
 from portal.tenancy import get_scoped_or_404, scoped
+from portal.text import normalize_email
 from portal.tokens import make_token, read_token
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -106,8 +107,6 @@ def _check_role(role: str) -> None:
 
 def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
     """Invite an email address to org with a role; the signed link goes out by email."""
-    from portal.accounts.service import normalize_email
-
     email = normalize_email(email)
     _check_role(role)
     if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):

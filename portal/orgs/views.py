@@ -12,7 +12,7 @@ from portal.orgs.forms import InviteForm, NewOrgForm, RoleForm
 from portal.pagination import clamp
 from portal.roles import permission_matrix
 from portal.tenancy import current_membership, current_org, org_required
-from portal.web import render_page
+from portal.web import after_change, flash_error, render_page
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
@@ -126,13 +126,10 @@ def remove_member(org_slug: str, membership_id: str):
     try:
         service.remove_member(current_org, membership_id, by=current_user)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash_error(exc)
     else:
         flash("Member removed.", "success")
-    target = url_for("orgs.members", org_slug=org_slug)
-    if request.headers.get("HX-Request"):
-        return "", 204, {"HX-Redirect": target}
-    return redirect(target, 303)
+    return after_change(url_for("orgs.members", org_slug=org_slug))
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])

@@ -2,48 +2,28 @@
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from flask import g, jsonify, request, url_for
 from flask_login import current_user
 
 from portal.api import bp
-from portal.api.helpers import api_org_required, parse_body, parse_query
+from portal.api.helpers import parse_body, parse_query
 from portal.api.openapi import route
 from portal.errors import ServiceError, ValidationFailed
-from portal.extensions import login_manager
-from portal.roles import role_allows
 from portal.support import schemas, service
 from portal.support.models import Ticket
-from portal.tenancy import current_membership, current_org
+from portal.tenancy import current_membership, current_org, org_required
 
 
 def support_api(permission: str = "tickets.create"):
-    """Platform support staff (signed in, no org-bound API key) act across organizations; everyone else goes
-    through api_org_required: the org from the API key or ?org=, a ticket of another org is a 404."""
-
-    def decorator(view):
-        as_member = api_org_required(permission)(view)
-
-        @wraps(as_member)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if g.get("api_key_org_id") is None and role_allows(current_user.platform_role, "platform.support"):
-                g.support_agent = True
-                return view(*args, **kwargs)
-            g.support_agent = False
-            return as_member(*args, **kwargs)
-
-        wrapped.required_permission = permission
-        return wrapped
-
-    return decorator
+    """Platform support staff (signed in, no org-bound API key) act across organizations; everyone else
+    is scoped to one organization by tenancy.org_required (a ticket of another org is a 404)."""
+    return org_required(permission, platform="platform.support")
 
 
 def _agent() -> bool:
-    return bool(g.get("support_agent"))
+    return bool(g.get("platform_staff"))
 
 
 def _me():
@@ -82,7 +62,7 @@ def _detail(t: Ticket) -> dict:
 
 @route(bp, "/tickets", "POST", summary="File a support ticket", tag="support", body=schemas.TicketIn, response=schemas.TicketDetailOut, status=201,
        errors=(400, 401, 403, 404))
-@api_org_required("tickets.create")
+@org_required("tickets.create")
 def create_ticket():
     data = parse_body(schemas.TicketIn)
     ticket = service.create_ticket(current_org, _me(), subject=data.subject, body=data.description, category=data.category, priority=data.priority)

@@ -6,10 +6,10 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from portal.api import bp
-from portal.api.helpers import api_org_required, parse_body
+from portal.api.helpers import parse_body
 from portal.api.openapi import route
 from portal.errors import ServiceError
-from portal.tenancy import current_org
+from portal.tenancy import current_org, org_required
 from portal.workflows import schemas, service
 
 
@@ -43,35 +43,35 @@ def _definition() -> dict:
 
 
 @route(bp, "/workflow-definitions", "GET", summary="List workflows", tag="workflows", response=schemas.WorkflowListOut)
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def list_workflow_definitions():
     return jsonify({"data": [workflow_json(w) for w in service.list_workflows(current_org)]})
 
 
 @route(bp, "/workflow-definitions", "POST", summary="Create a workflow (validated; 422 names every problem)", tag="workflows",
        body=schemas.DefinitionIn, response=schemas.WorkflowOut, status=201, errors=(400, 401, 403, 404))
-@api_org_required("workflows.edit")
+@org_required("workflows.edit")
 def create_workflow_definition():
     wf = service.create_workflow(current_org, _definition(), current_user)
     return jsonify(workflow_json(wf)), 201
 
 
 @route(bp, "/workflow-definitions/<workflow_id>", "GET", summary="A workflow and its latest definition", tag="workflows", response=schemas.WorkflowOut)
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def get_workflow_definition(workflow_id: str):
     return jsonify(workflow_json(service.get_workflow(current_org, workflow_id)))
 
 
 @route(bp, "/workflow-definitions/<workflow_id>", "PUT", summary="Save a new version of a workflow", tag="workflows",
        body=schemas.DefinitionIn, response=schemas.WorkflowOut)
-@api_org_required("workflows.edit")
+@org_required("workflows.edit")
 def update_workflow_definition(workflow_id: str):
     definition = _definition()
     return jsonify(workflow_json(service.new_version(current_org, workflow_id, definition, current_user)))
 
 
 @route(bp, "/workflow-definitions/<workflow_id>", "DELETE", summary="Delete a workflow (its runs stay)", tag="workflows", status=204)
-@api_org_required("workflows.edit")
+@org_required("workflows.edit")
 def delete_workflow_definition(workflow_id: str):
     service.delete_workflow(current_org, workflow_id)
     return "", 204
@@ -79,7 +79,7 @@ def delete_workflow_definition(workflow_id: str):
 
 @route(bp, "/workflows/execute", "POST", summary="Run a workflow: queued, answers with the job id", tag="workflows",
        body=schemas.ExecuteIn, response=schemas.ExecuteOut, status=202, errors=(400, 401, 403, 404))
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def execute_workflow():
     body = parse_body(schemas.ExecuteIn)
     run = service.start_run(current_org, body.workflow_id, body.input, body.priority, current_user)
@@ -88,21 +88,21 @@ def execute_workflow():
 
 
 @route(bp, "/workflows/<job_id>", "GET", summary="A run's status, steps, output and error", tag="workflows", response=schemas.RunOut)
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def get_workflow_run(job_id: str):
     return jsonify(run_json(service.get_run(current_org, job_id)))
 
 
 @route(bp, "/workflows/<job_id>", "DELETE", summary="Cancel a queued, running or waiting run", tag="workflows",
        response=schemas.RunOut, errors=(401, 403, 404, 409))
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def cancel_workflow_run(job_id: str):
     return jsonify(run_json(service.cancel(current_org, job_id)))
 
 
 @route(bp, "/workflows/<job_id>/approval", "POST", summary="Approve or reject a run waiting for approval", tag="workflows",
        body=schemas.ApprovalIn, response=schemas.RunOut, errors=(401, 403, 404, 409))
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def approve_workflow_run(job_id: str):
     body = parse_body(schemas.ApprovalIn)
     return jsonify(run_json(service.decide(current_org, job_id, body.approved, current_user)))
@@ -110,6 +110,6 @@ def approve_workflow_run(job_id: str):
 
 @route(bp, "/metrics", "GET", summary="Runs by status, p50/p95 duration, queue depths, live workers, failure rate", tag="workflows",
        response=schemas.MetricsOut)
-@api_org_required("workflows.run")
+@org_required("workflows.run")
 def workflow_metrics():
     return jsonify(service.metrics(current_org))

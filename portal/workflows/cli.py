@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
-from portal.workflows import bp
-
-bp.cli.short_help = "Workflow administration."
+group = AppGroup("workflows", help="Workflow administration.")
 
 
-@bp.cli.command("allow-host")
+@group.command("allow-host")
 @click.argument("host")
 def allow_host(host: str):
     """Let http and llm nodes reach HOST (name or name:port) although it resolves to an internal address."""
@@ -19,7 +18,7 @@ def allow_host(host: str):
     click.echo(f"http and llm nodes may now reach {host}.")
 
 
-@bp.cli.command("disallow-host")
+@group.command("disallow-host")
 @click.argument("host")
 def disallow_host(host: str):
     """Take HOST off the allowlist."""

@@ -11,9 +11,8 @@ from flask_login import current_user
 
 from portal.errors import ServiceError
 from portal.tenancy import current_org, org_required, platform_required
-from portal.web import render_page
+from portal.web import flash_error, render_page
 from portal.workflows import bp, service
-from portal.workflows import cli as _cli  # noqa: F401  (attaches `flask workflows ...` to the blueprint)
 from portal.workflows.definition import NODE_TYPES, STARTERS, validate
 from portal.workflows.diagram import layout, node_states
 
@@ -210,7 +209,7 @@ def again(org_slug: str, run_id: str):
     try:
         new = service.run_again(current_org, run_id, current_user)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash_error(exc)
         return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run_id), 303)
     return redirect(url_for("workflows.run", org_slug=org_slug, run_id=new.public_id), 303)
 

@@ -34,13 +34,15 @@ EXPECT_TIMEOUT_MS = 10_000
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark browser tests, and run them on the PostgreSQL backend only to keep the suite fast."""
+    """Mark browser tests, and run them on the PostgreSQL backend only to keep the suite fast; a test
+    marked `postgres_only` (it tests something only PostgreSQL has) runs there only too."""
     deselected = []
     for item in items:
         if Path(str(item.path)).is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)
         # Browser tests elsewhere (a domain's own folder) carry the marker themselves.
-        if item.get_closest_marker("browser") is not None and "[sqlite" in item.nodeid:
+        only_postgres = item.get_closest_marker("browser") is not None or item.get_closest_marker("postgres_only") is not None
+        if only_postgres and "[sqlite" in item.nodeid:
             deselected.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -1,5 +1,6 @@
-"""Job functions for the job-runner tests, found by dotted path (`tests.infra.jobs_fixtures.record`) in
-this process or in a worker process: each leaves an effect another process can see (a line in a file)."""
+"""Job functions for the job-runner tests, registered on the test's app (`register_all`) and on the
+worker process's (`flask --app 'tests.infra.jobs_fixtures:worker_app()' worker`): each leaves an effect
+another process can see (a line in a file)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import time
 from flask import current_app
 from sqlalchemy import text
 
+from portal import create_app
 from portal.extensions import db
+from portal.infra import jobs
 
 GATE = threading.Event()  # in-process tests hold a job at `wait_for_gate` until they set it
 
@@ -43,10 +46,8 @@ def wait_for_gate(path: str, label: str) -> str:
 
 def record_then_enqueue(path: str, label: str, follow_up: str) -> str:
     """A job that enqueues another one, as a service called from a job would."""
-    from portal.infra import jobs
-
     record(path, label)
-    jobs.enqueue("tests.infra.jobs_fixtures.record", path, follow_up)
+    jobs.enqueue(record, path, follow_up)
     return label
 
 
@@ -57,3 +58,14 @@ def read_records(path) -> list[dict]:
             return [json.loads(line) for line in fh if line.strip()]
     except FileNotFoundError:
         return []
+
+
+def register_all(app):
+    """Make this module's jobs runnable in app, as a domain's init_app does for its own."""
+    jobs.register(app, record, fail, wait_for_gate, record_then_enqueue)
+    return app
+
+
+def worker_app():
+    """The app a test's `flask worker` process runs: the portal plus these jobs."""
+    return register_all(create_app())

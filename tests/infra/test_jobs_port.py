@@ -18,15 +18,13 @@ from tests.conftest import ROOT, claimed_redis_db
 from tests.infra import jobs_fixtures
 from tests.infra.jobs_fixtures import read_records
 
-FIX = "tests.infra.jobs_fixtures."
-
-
 # ---------------------------------------------------------------- in-process runner
 
 
 @pytest.fixture
 def inproc(make_app, tmp_path):
     app = make_app(BASE_URL="http://inproc.test", INPROCESS_JOB_WORKERS=2)
+    jobs_fixtures.register_all(app)
     with app.app_context():
         yield app, tmp_path / "ran.jsonl"
 
@@ -34,7 +32,7 @@ def inproc(make_app, tmp_path):
 def test_inprocess_job_runs_in_the_background_inside_an_app_context(inproc):
     app, out = inproc
     assert jobs.runner().name == "in-process"
-    jobs.enqueue(FIX + "record", str(out), "hello")
+    jobs.enqueue(jobs_fixtures.record, str(out), "hello")
     assert jobs.runner().wait(15)
     [ran] = read_records(out)
     assert ran["label"] == "hello"
@@ -47,7 +45,7 @@ def test_inprocess_job_runs_in_the_background_inside_an_app_context(inproc):
 def test_inprocess_delayed_job_runs_after_its_delay_and_wait_covers_it(inproc):
     _app, out = inproc
     enqueued_at = time.time()
-    jobs.enqueue(FIX + "record", str(out), "later", delay=0.3)
+    jobs.enqueue(jobs_fixtures.record, str(out), "later", delay=0.3)
     assert jobs.runner().wait(15)  # returns only once the delayed job has run
     [ran] = read_records(out)
     assert ran["label"] == "later"
@@ -55,12 +53,12 @@ def test_inprocess_delayed_job_runs_after_its_delay_and_wait_covers_it(inproc):
 
 
 def test_inprocess_failing_job_does_not_stop_the_jobs_after_it(make_app, tmp_path, caplog):
-    app = make_app(INPROCESS_JOB_WORKERS=1)  # one thread: the one that ran the failures runs the next job
+    app = jobs_fixtures.register_all(make_app(INPROCESS_JOB_WORKERS=1))  # one thread: the one that ran the failures runs the next job
     out = tmp_path / "ran.jsonl"
     with app.app_context():
-        jobs.enqueue(FIX + "fail", "boom one")
-        jobs.enqueue(FIX + "fail", "boom two")
-        jobs.enqueue(FIX + "record", str(out), "still running")
+        jobs.enqueue(jobs_fixtures.fail, "boom one")
+        jobs.enqueue(jobs_fixtures.fail, "boom two")
+        jobs.enqueue(jobs_fixtures.record, str(out), "still running")
         assert jobs.runner().wait(15)
     assert [r["label"] for r in read_records(out)] == ["still running"]
     failures = [r for r in caplog.records if r.name == "portal.infra.jobs" and "failed" in r.getMessage()]
@@ -72,7 +70,7 @@ def test_inprocess_wait_reports_a_job_still_running(inproc):
     _app, out = inproc
     jobs_fixtures.GATE.clear()
     try:
-        jobs.enqueue(FIX + "wait_for_gate", str(out), "gated")
+        jobs.enqueue(jobs_fixtures.wait_for_gate, str(out), "gated")
         assert jobs.runner().wait(0.2) is False
         assert read_records(out) == []
     finally:
@@ -83,7 +81,7 @@ def test_inprocess_wait_reports_a_job_still_running(inproc):
 
 def test_inprocess_job_can_enqueue_another(inproc):
     _app, out = inproc
-    jobs.enqueue(FIX + "record_then_enqueue", str(out), "first", "second")
+    jobs.enqueue(jobs_fixtures.record_then_enqueue, str(out), "first", "second")
     assert jobs.runner().wait(15)
     assert sorted(r["label"] for r in read_records(out)) == ["first", "second"]
 
@@ -101,6 +99,7 @@ def redis_url():
 def rq_app(make_app, redis_url, tmp_path):
     redis_lib.Redis.from_url(redis_url).flushdb()
     app = make_app(REDIS_URL=redis_url, BASE_URL="http://web.test")
+    jobs_fixtures.register_all(app)
     with app.app_context():
         yield app, tmp_path / "ran.jsonl"
     redis_lib.Redis.from_url(redis_url).flushdb()
@@ -124,7 +123,7 @@ def worker_env(app, tmp_path, base_url: str) -> dict:
 def flask_worker(env: dict, *args: str) -> subprocess.Popen:
     """`flask worker` in a process group of its own (it forks its scheduler), output captured."""
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *args],
+        [sys.executable, "-m", "flask", "--app", "tests.infra.jobs_fixtures:worker_app()", "worker", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -167,7 +166,7 @@ def run_burst_worker(app, monkeypatch) -> None:
 def test_rq_job_waits_in_redis_until_a_worker_runs_it(rq_app, monkeypatch):
     app, out = rq_app
     assert jobs.runner().name == "rq"
-    job_id = jobs.enqueue(FIX + "record", str(out), "queued", queue="high")
+    job_id = jobs.enqueue(jobs_fixtures.record, str(out), "queued", queue="high")
     assert jobs.runner().queues["high"].job_ids == [job_id]
     assert read_records(out) == []  # nothing runs without a worker
     assert jobs.runner().wait(0.2) is False
@@ -179,8 +178,8 @@ def test_rq_job_waits_in_redis_until_a_worker_runs_it(rq_app, monkeypatch):
 
 def test_rq_flask_worker_process_runs_the_job_in_its_own_app(rq_app, tmp_path):
     app, out = rq_app
-    jobs.enqueue(FIX + "record", str(out), "cross-process")
-    jobs.enqueue(FIX + "record_then_enqueue", str(out), "parent", "child")
+    jobs.enqueue(jobs_fixtures.record, str(out), "cross-process")
+    jobs.enqueue(jobs_fixtures.record_then_enqueue, str(out), "parent", "child")
     worker = flask_worker(worker_env(app, tmp_path, "http://worker.test"), "--burst")
     output = finish(worker, stop=False)  # --burst: it exits once the queues are empty
     assert worker.returncode == 0, output.decode()[-2000:]
@@ -194,8 +193,8 @@ def test_rq_flask_worker_process_runs_the_job_in_its_own_app(rq_app, tmp_path):
 
 def test_rq_failing_job_is_recorded_failed_and_the_worker_goes_on(rq_app, monkeypatch):
     app, out = rq_app
-    failing = jobs.enqueue(FIX + "fail", "kaboom")
-    jobs.enqueue(FIX + "record", str(out), "after the failure")
+    failing = jobs.enqueue(jobs_fixtures.fail, "kaboom")
+    jobs.enqueue(jobs_fixtures.record, str(out), "after the failure")
     run_burst_worker(app, monkeypatch)
     assert [r["label"] for r in read_records(out)] == ["after the failure"]
     queue = jobs.runner().queues["default"]
@@ -206,7 +205,7 @@ def test_rq_failing_job_is_recorded_failed_and_the_worker_goes_on(rq_app, monkey
 
 def test_rq_delayed_job_is_not_run_before_its_time(rq_app, monkeypatch):
     app, out = rq_app
-    job_id = jobs.enqueue(FIX + "record", str(out), "next hour", delay=3600)
+    job_id = jobs.enqueue(jobs_fixtures.record, str(out), "next hour", delay=3600)
     queue = jobs.runner().queues["default"]
     assert queue.scheduled_job_registry.get_job_ids() == [job_id]
     run_burst_worker(app, monkeypatch)  # its scheduler moves due jobs only
@@ -219,7 +218,7 @@ def test_rq_delayed_job_is_not_run_before_its_time(rq_app, monkeypatch):
 def test_rq_delayed_job_runs_after_its_delay_in_a_worker_with_scheduler(rq_app, tmp_path):
     app, out = rq_app
     enqueued_at = time.time()
-    jobs.enqueue(FIX + "record", str(out), "one second later", delay=1)
+    jobs.enqueue(jobs_fixtures.record, str(out), "one second later", delay=1)
     worker = flask_worker(worker_env(app, tmp_path, "http://worker.test"))
     try:
         done = jobs.runner().wait(30)

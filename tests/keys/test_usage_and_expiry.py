@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.infra.jobs import enqueue
-from portal.infra.periodic import SCHEDULE
-from portal.keys import service
+from portal.infra.periodic import schedule
+from portal.keys import service, tasks
 from portal.keys.models import ApiKeyUsage
 from portal.models import utcnow
 from portal.notifications.models import Notification
@@ -55,9 +55,9 @@ def test_last_use_is_shown_before_the_flush_and_stored_by_it(client, org, admin,
     assert key.last_used_ip == "203.0.113.9" and abs(key.last_used_at - utcnow()) < timedelta(minutes=1)
 
 
-def test_the_flush_and_the_reminders_are_periodic_jobs_that_run_on_the_job_runner(client, org, admin, make_key, wait_for_jobs):
-    assert SCHEDULE["portal.keys.tasks.flush_usage"] <= 60
-    assert SCHEDULE["portal.keys.tasks.notify_expiring"] <= 3600
+def test_the_flush_and_the_reminders_are_periodic_jobs_that_run_on_the_job_runner(app, client, org, admin, make_key, wait_for_jobs):
+    assert schedule(app)[tasks.flush_usage] <= 60
+    assert schedule(app)[tasks.notify_expiring] <= 3600
     key, secret = make_key(org, admin)
     for _ in range(3):
         client.get("/api/v1/me", headers=bearer(secret))

@@ -169,7 +169,7 @@ def _support_a(world: World) -> dict:
 
 
 def _guards(app, rule) -> set[str]:
-    """The names of the decorators around a view (org_required, api_org_required, login_required ...)."""
+    """The names of the decorators around a view (org_required, login_required ...)."""
     names, view = set(), app.view_functions[rule.endpoint]
     while view is not None:
         code = getattr(view, "__code__", None)
@@ -180,8 +180,8 @@ def _guards(app, rule) -> set[str]:
 
 
 def org_from_query(app, rule) -> bool:
-    """An /api/v1 route whose org comes from the API key or ?org=<slug> (portal.api.helpers.api_org_required)."""
-    return ORG_ARGUMENT not in rule.arguments and "api_org_required" in _guards(app, rule)
+    """An /api/v1 route whose org comes from the API key or ?org=<slug> (tenancy.org_required without <org_slug>)."""
+    return ORG_ARGUMENT not in rule.arguments and "org_required" in _guards(app, rule)
 
 
 def is_org_scoped(app, rule) -> bool:
@@ -232,7 +232,7 @@ def coverage_problems(app) -> list[str]:
             )
         if not is_org_scoped(app, rule) and not is_platform(rule) and rule.endpoint not in NOT_ORG_SCOPED:
             problems.append(
-                f"{where} has no <{ORG_ARGUMENT}> (nor @api_org_required) and is not a platform route: if it shows or changes an "
+                f"{where} has no <{ORG_ARGUMENT}> (nor @org_required) and is not a platform route: if it shows or changes an "
                 f"organization's data, move it under /o/<{ORG_ARGUMENT}>/ with @org_required; otherwise add "
                 f"\"{rule.endpoint}\": (PUBLIC or LOGIN, \"why it holds no org's data\") to NOT_ORG_SCOPED in "
                 "tests/security/routes.py."

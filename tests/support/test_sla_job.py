@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.infra import jobs
-from portal.infra.periodic import SCHEDULE
 from portal.models import utcnow
 from portal.notifications.models import Notification
 from portal.support import service
@@ -33,10 +32,6 @@ def _events(ticket_id: str) -> list[tuple[str, int]]:
     db.session.expire_all()
     rows = db.session.scalars(select(Notification).where(Notification.event.like("ticket.sla%"))).all()
     return sorted((n.event, n.user_id) for n in rows if n.data.get("ticket_id") == ticket_id)
-
-
-def test_the_job_is_scheduled_every_minute():
-    assert SCHEDULE["portal.support.tasks.check_sla"] == 60
 
 
 def test_warnings_and_breaches_are_sent_once_by_the_scheduled_job(app, desk, wait_for_jobs):

@@ -1,0 +1,10 @@
+"""What the admin domain adds to the app: its pages."""
+
+from flask import Flask
+
+from portal.admin import bp, views  # noqa: F401  (views attach the routes to bp)
+
+
+def init_app(app: Flask) -> None:
+    """Register the admin blueprint."""
+    app.register_blueprint(bp)

@@ -1,0 +1,8 @@
+"""Text rules shared by every domain (a leaf module: it imports nothing from the portal)."""
+
+from __future__ import annotations
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return (email or "").strip().lower()
