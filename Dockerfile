@@ -1,6 +1,6 @@
 # VetrAI Portal: one image for the web process (gunicorn) and the job worker (`flask worker`).
 #   docker build -t vetrai-portal .
-#   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=... vetrai-portal          (web)
+#   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=... -e REDIS_URL=... vetrai-portal    (web)
 #   docker run -e SECRET_KEY=... -e DATABASE_URL=... -e REDIS_URL=... vetrai-portal flask worker
 # docs/deploy.md lists every environment variable.
 FROM python:3.11-slim
@@ -12,18 +12,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     FLASK_APP=wsgi \
     VETRAI_ENV=production \
-    PORT=8000
+    PORT=8000 \
+    HOST=0.0.0.0 \
+    WEB_CONCURRENCY=2
 
 WORKDIR /app
 
-# Dependencies first, so that a code change does not reinstall them. Every pinned package ships
-# wheels for Linux (psycopg[binary] included): no compiler in the image.
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# Dependencies first, so that a code change does not reinstall them: the exact set in the lock file,
+# checked against its hashes. Every locked package ships wheels for Linux (psycopg[binary] included).
+COPY requirements.lock .
+RUN pip install --require-hashes -r requirements.lock
 
 # The code belongs to root and is read-only for the app; only instance/ (local file storage when
 # S3 is not configured) is writable by the unprivileged user the processes run as.
-COPY wsgi.py ./
+COPY wsgi.py gunicorn.conf.py ./
 COPY portal/ portal/
 COPY templates/ templates/
 COPY static/ static/

@@ -6,21 +6,26 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test worker lint bench bench-core bench-notify bench-keys bench-workflows bench-support browser-deps clean
+.PHONY: run test worker lint lock bench bench-core bench-notify bench-keys bench-workflows bench-support browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/activate
-	$(BIN)/pip install -q -r requirements.txt
+# Installs come from the lock files (exact versions, checked against their hashes).
+$(VENV)/.runtime: requirements.lock | $(BIN)/activate
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
-	$(BIN)/pip install -q -r requirements-dev.txt
+$(VENV)/.dev: requirements.lock requirements-dev.lock | $(BIN)/activate
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	touch $(VENV)/.runtime $@
 
-run: $(VENV)/.runtime  ## migrate, seed the demo data, serve on 127.0.0.1:$(PORT) with a job runner
+lock: $(VENV)/.dev  ## re-resolve requirements*.txt into the lock files (after changing a requirement)
+	$(BIN)/uv pip compile requirements.txt -o requirements.lock --python-version 3.11 --generate-hashes --quiet
+	$(BIN)/uv pip compile requirements-dev.txt -o requirements-dev.lock --python-version 3.11 --generate-hashes --quiet
+
+run: $(VENV)/.runtime  ## migrate, seed the demo data, serve with gunicorn on 127.0.0.1:$(PORT) (FLASK_DEBUG=1: hot reload)
 	PORT=$(PORT) scripts/run.sh
 
 worker: $(VENV)/.runtime  ## RQ worker with scheduler (needs REDIS_URL)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container entrypoint. `web` (the default command): apply the database migrations, then serve with
-# gunicorn on $PORT. Anything else runs as given, e.g. `flask worker` for the job worker.
+# gunicorn on $PORT (settings in gunicorn.conf.py). Anything else runs as given, e.g. `flask worker`.
+# MIGRATE_ON_START=0 for replicas after the first: two replicas migrating at once race.
 set -eu
 
 if [ "${1:-web}" = "web" ]; then
@@ -8,14 +9,8 @@ if [ "${1:-web}" = "web" ]; then
     echo "entrypoint: flask db upgrade"
     flask db upgrade
   fi
-  exec gunicorn \
-    --bind "0.0.0.0:${PORT:-8000}" \
-    --workers "${WEB_CONCURRENCY:-2}" \
-    --threads "${GUNICORN_THREADS:-4}" \
-    --timeout "${GUNICORN_TIMEOUT:-30}" \
-    --worker-tmp-dir /dev/shm \
-    --access-logfile - \
-    wsgi:app
+  export HOST="${HOST:-0.0.0.0}" PORT="${PORT:-8000}"
+  exec gunicorn wsgi:app
 fi
 
 exec "$@"
