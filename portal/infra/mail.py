@@ -8,7 +8,7 @@ import smtplib
 import ssl
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.charset import QP, Charset
@@ -17,6 +17,7 @@ from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, getaddresses, make_msgid, parseaddr
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 from flask import Flask, current_app
@@ -244,7 +245,17 @@ def init_app(app: Flask) -> None:
     app.extensions["mailer"] = SMTPMailer(url, sender) if url else ConsoleMailer(sender)
 
 
-def mailer() -> SMTPMailer | ConsoleMailer:
+class Mailer(Protocol):
+    """What callers may ask of the mail port, whichever adapter it is."""
+
+    name: str
+
+    def send(self, email: Email) -> str: ...
+    def connection(self) -> AbstractContextManager[Callable[[Email], str]]: ...
+    def ping(self) -> bool: ...
+
+
+def mailer() -> Mailer:
     """The current app's mail adapter."""
     return current_app.extensions["mailer"]
 

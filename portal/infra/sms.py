@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
+from typing import Protocol
 
 from flask import Flask, current_app
 
@@ -84,6 +85,14 @@ class ConsoleSMS:
         return f"console-{len(self.outbox)}"
 
 
+class SMSSender(Protocol):
+    """What callers may ask of the SMS port, whichever adapter it is."""
+
+    name: str
+
+    def send(self, to: str, body: str, status_callback: str | None = None) -> str: ...
+
+
 def init_app(app: Flask) -> None:
     """Pick the SMS adapter from config."""
     c = app.config
@@ -98,7 +107,8 @@ def send_sms(to: str, body: str, status_callback: str | None = None) -> str:
     """Send one SMS now; returns the provider's message id. Raises SMSError.
 
     `status_callback` is a URL the provider posts delivery reports to (Twilio's StatusCallback)."""
-    return current_app.extensions["sms"].send(to, body, status_callback)
+    sender: SMSSender = current_app.extensions["sms"]
+    return sender.send(to, body, status_callback)
 
 
 def verify_twilio_signature(url: str, params: dict, signature: str) -> bool:

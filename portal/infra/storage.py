@@ -11,10 +11,12 @@ import re
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from itsdangerous import SignatureExpired, URLSafeSerializer
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,500}$")
@@ -52,13 +54,29 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+class Storage(Protocol):
+    """What callers may ask of file storage, whichever adapter it is."""
+
+    name: str
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def url(self, key: str, filename: str, expires: int = 300) -> str: ...
+    def ping(self) -> bool: ...
+
+
 class LocalStorage:
-    """Files under a local folder; downloads go through a signed, expiring app URL."""
+    """Files under a local folder; downloads go through a signed, expiring app URL.
+
+    The app route that serves those links is handed in (`serve_downloads`), so storage names no route.
+    """
 
     name = "local"
 
     def __init__(self, root: str):
         self.root = Path(root)
+        self.link_for_token: Callable[[str], str] | None = None
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -97,8 +115,10 @@ class LocalStorage:
 
     def url(self, key: str, filename: str, expires: int = 300) -> str:
         """A link to /files/<token> that serves the file as `filename` for `expires` seconds."""
+        if self.link_for_token is None:
+            raise StorageError("no route serves local downloads (see storage.serve_downloads)")
         token = _signer().dumps({"k": check_key(key), "f": filename, "x": int(time.time()) + int(expires)})
-        return url_for("core.download", token=token, _external=False)
+        return self.link_for_token(token)
 
     def ping(self) -> bool:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -181,6 +201,13 @@ def init_app(app: Flask) -> None:
     )
 
 
-def storage() -> LocalStorage | S3Storage:
+def serve_downloads(app: Flask, link_for_token: Callable[[str], str]) -> None:
+    """Name the app URL local download links point at (S3 links go to S3 itself)."""
+    adapter = app.extensions["storage"]
+    if isinstance(adapter, LocalStorage):
+        adapter.link_for_token = link_for_token
+
+
+def storage() -> Storage:
     """The current app's storage adapter."""
     return current_app.extensions["storage"]
