@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import select
 
+from portal.accounts import service as accounts
+from portal.errors import ServiceError
 from portal.infra.jobs import enqueue, run_worker
 from portal.infra.periodic import Scheduler
+from portal.orgs import service as orgs
+from portal.roles import PLATFORM_ROLES
+from portal.uow import unit_of_work
 
 DEMO_PASSWORD = "vetrai-demo-pass"
 DEMO_ORGS = {"demo": "Demo Inc.", "acme": "Acme Corp"}
@@ -23,35 +27,28 @@ DEMO_USERS = [
 
 
 def seed_demo() -> list[tuple[str, str]]:
-    """Create the demo organizations and one login per role; running it again changes nothing."""
-    from portal.accounts.models import User
-    from portal.accounts.passwords import hash_password
-    from portal.extensions import db
-    from portal.models import utcnow
-    from portal.orgs.models import Membership, Organization
+    """Create the demo organizations and one login per role, through the services; running it again changes nothing."""
+    with unit_of_work():
+        users = {email: _demo_user(email, name) for email, name, _slug, _role in DEMO_USERS}
+        demo_orgs = {
+            slug: orgs.org_by_slug(slug) or orgs.create_org(name, slug, owner=users[_owner(slug)]) for slug, name in DEMO_ORGS.items()
+        }
+        for email, _name, slug, role in DEMO_USERS:
+            if role in PLATFORM_ROLES:
+                accounts.grant_platform_role(users[email], role)
+            else:
+                orgs.add_member(demo_orgs[slug], users[email], role)  # a member already keeps their role
+    return [(email, role) for email, _name, _slug, role in DEMO_USERS]
 
-    orgs = {}
-    for slug, name in DEMO_ORGS.items():
-        org = db.session.scalar(select(Organization).filter_by(slug=slug))
-        if org is None:
-            org = Organization(slug=slug, name=name)
-            db.session.add(org)
-            db.session.flush()
-        orgs[slug] = org
-    logins = []
-    for email, name, slug, role in DEMO_USERS:
-        user = db.session.scalar(select(User).filter_by(email=email))
-        if user is None:
-            user = User(email=email, name=name, password_hash=hash_password(DEMO_PASSWORD), email_verified_at=utcnow())
-            db.session.add(user)
-            db.session.flush()
-        if slug is None:
-            user.platform_role = role
-        elif db.session.scalar(select(Membership).filter_by(org_id=orgs[slug].id, user_id=user.id)) is None:
-            db.session.add(Membership(org_id=orgs[slug].id, user_id=user.id, role=role))
-        logins.append((email, role))
-    db.session.commit()
-    return logins
+
+def _demo_user(email: str, name: str):
+    # The shared demo password would fail the strength check on purpose: it is for local runs only.
+    return accounts.find_user(email) or accounts.new_user(email, DEMO_PASSWORD, name, verified=True, check_password=False)
+
+
+def _owner(slug: str) -> str:
+    """The demo org_admin who creates the demo organization at slug."""
+    return next(email for email, _name, org, role in DEMO_USERS if org == slug and role == "org_admin")
 
 
 def register(app: Flask) -> None:
@@ -71,18 +68,12 @@ def register(app: Flask) -> None:
     @click.password_option()
     def create_superadmin(email: str, name: str, password: str):
         """Create a super admin (or promote an existing user)."""
-        from portal.accounts import service
-        from portal.errors import ServiceError
-        from portal.extensions import db
-
-        user = service.find_user(email)
-        if user is None:
-            try:
-                user = service.new_user(email, password, name, verified=True)
-            except ServiceError as exc:
-                raise click.ClickException("; ".join(exc.fields.values()) or exc.message) from exc
-        user.platform_role = "super_admin"
-        db.session.commit()
+        try:
+            with unit_of_work():
+                user = accounts.find_user(email) or accounts.new_user(email, password, name, verified=True)
+                accounts.grant_platform_role(user, "super_admin")
+        except ServiceError as exc:
+            raise click.ClickException("; ".join(exc.fields.values()) or exc.message) from exc
         click.echo(f"{user.email} is a super admin.")
 
     @app.cli.command("worker")

@@ -12,8 +12,9 @@ import logging
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
-from portal.errors import ServiceError
+from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.http import json_error, wants_json
 
@@ -43,7 +44,9 @@ def register(app: Flask) -> None:
             db.session.rollback()
         if wants_json():
             return json_error(exc.status, exc.message, exc.code, exc.fields)
-        return _page(exc.status, "That didn't work", exc.message)
+        # "Not Found" and "Forbidden" read the same whether a route or a service said so.
+        title = HTTP_STATUS_CODES[exc.status] if isinstance(exc, NotFound | Forbidden) else "That didn't work"
+        return _page(exc.status, title, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -32,7 +32,7 @@ def wants_fragment() -> bool:
 def after_change(url: str, fragment: str | None = None, **context) -> Response | str:
     """The answer to a change: the fragment for htmx when given, else HX-Redirect; a 303 for a browser."""
     if htmx:
-        if fragment:
+        if fragment and wants_fragment():
             return render_template(fragment, **context)
         response = make_response("", 204)
         response.headers["HX-Redirect"] = url

@@ -31,6 +31,10 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     # Rotated on password change: every session cookie carries it, so old sessions stop working.
     session_token: Mapped[str] = mapped_column(String(32), nullable=False, default=_session_token)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An API key acts as its owner from a per-process cache of this row: a change to these columns drops
+    # the owner's cached keys in every process at once (portal.keys.invalidation). A new column that
+    # decides what a user may do (a lock, a role) belongs here too.
+    KEY_AUTH_FIELDS = ("email", "name", "password_hash", "timezone", "email_verified_at", "platform_role", "is_suspended", "session_token")
 
     def get_id(self) -> str:
         return f"{self.public_id}:{self.session_token}"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import session
-from flask_login import login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from portal.accounts.emails import send_account_email
 from portal.accounts.models import User
 from portal.accounts.passwords import hash_password, password_problem, verify_password
 from portal.audit import service as audit
-from portal.errors import ServiceError, ValidationFailed
+from portal.errors import Conflict, ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.infra import jobs
 from portal.models import utcnow
+from portal.orgs import service as orgs
+from portal.orgs.models import Membership
+from portal.roles import PLATFORM_ROLES
 from portal.text import normalize_email
-from portal.tokens import make_token, read_token
+from portal.tokens import read_token
+from portal.uow import after_commit
 
 TIMEZONES = frozenset(available_timezones())
 
@@ -31,55 +34,74 @@ def get_user(public_id: str) -> User | None:
     return db.session.scalar(select(User).filter_by(public_id=public_id))
 
 
-def new_user(email: str, password: str, name: str = "", *, verified: bool = False, check_password: bool = True) -> User:
-    """Add a user to the session after checking email and password; the caller commits."""
+def new_user_problems(email: str, password: str, name: str = "", *, check_password: bool = True) -> dict[str, str]:
+    """Why a new account with these details would be refused, by field (empty when it would not be)."""
     email = normalize_email(email)
     errors = {}
     if find_user(email) is not None:
         errors["email"] = "An account with this email already exists. Log in or reset your password."
     if check_password and (problem := password_problem(password, email=email, name=name)):
         errors["password"] = problem
-    if errors:
+    return errors
+
+
+def new_user(email: str, password: str, name: str = "", *, verified: bool = False, check_password: bool = True) -> User:
+    """Add a user (flushed, so it has an id) after checking email and password."""
+    if errors := new_user_problems(email, password, name, check_password=check_password):
         raise ValidationFailed(errors)
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
+    return _add_user(email, password, name, verified=verified)
+
+
+def _add_user(email: str, password: str, name: str, *, verified: bool) -> User:
+    user = User(email=normalize_email(email), name=name.strip(), password_hash=hash_password(password))
     if verified:
         user.email_verified_at = utcnow()
     db.session.add(user)
+    db.session.flush()
     return user
 
 
 def signup(email: str, password: str, name: str, org_name: str, org_slug: str) -> User:
-    """Create a user and their organization (they become its org_admin), then send the verification email."""
-    from portal.orgs import service as orgs
+    """Create a user and their organization (they become its org_admin), then send the verification email.
 
-    errors: dict[str, str] = {}
-    try:
-        user = new_user(email, password, name)
-    except ValidationFailed as exc:
-        errors.update(exc.fields)
-        user = None
-    if problem := orgs.slug_problem(org_slug):
-        errors["org_slug"] = problem
-    if not org_name.strip():
-        errors["org_name"] = "Give your organization a name."
+    Every field is checked before anything is written: a refused organization leaves no user behind.
+    """
+    errors = new_user_problems(email, password, name)
+    errors.update({f"org_{field}": message for field, message in orgs.org_problems(org_name, org_slug).items()})
     if errors:
-        db.session.rollback()
         raise ValidationFailed(errors)
-    db.session.flush()
-    org = orgs.create_org(org_name, org_slug, owner=user, commit=False)
+    user = _add_user(email, password, name, verified=False)
+    org = orgs.create_org(org_name, org_slug, owner=user)
     audit.record("signup", org=org, actor=user, target=user.email)
-    db.session.commit()
     send_verification(user)
     return user
 
 
+def signup_from_invitation(token: str, name: str, password: str) -> Membership:
+    """Create the invited person's account and join the inviting organization, as one change.
+
+    The invitation and the account are both checked before anything is written: a withdrawn, expired or
+    used invitation, an address that has an account already, or a weak password leaves no user behind.
+    """
+    invitation = orgs.invitation_from_token(token)
+    errors = new_user_problems(invitation.email, password, name)
+    if "email" in errors:
+        raise Conflict(f"{invitation.email} has an account already. Log in to accept the invitation.", code="account_exists")
+    if errors:
+        raise ValidationFailed(errors)
+    user = _add_user(invitation.email, password, name, verified=True)  # the emailed link proves the mailbox
+    return orgs.join_by_invitation(invitation, user)
+
+
+def _send_after_commit(kind: str, user: User) -> None:
+    # The job reloads the user by id: it has to be committed first, and a refused change sends nothing.
+    user_id = user.id
+    after_commit(lambda: jobs.enqueue(send_account_email, kind, user_id))
+
+
 def send_verification(user: User) -> None:
-    """Email a verification link to the user's address (in the background)."""
-    jobs.enqueue("portal.accounts.tasks.send_account_email", "verify", user.id)
-
-
-def verification_token(user: User) -> str:
-    return make_token("verify", {"u": user.public_id, "e": user.email})
+    """Email a verification link to the user's address (in the background, once the change is committed)."""
+    _send_after_commit("verify", user)
 
 
 def verify_email(token: str) -> User:
@@ -91,48 +113,40 @@ def verify_email(token: str) -> User:
     if user.email_verified_at is not None:
         raise ServiceError("This email address is already verified. You can log in.", code="token_used")
     user.email_verified_at = utcnow()
-    db.session.commit()
     return user
 
 
 def authenticate(email: str, password: str) -> User:
-    """The user for these credentials, or a ServiceError; every attempt lands in the audit log."""
+    """The user for these credentials, or a ServiceError; every attempt lands in the audit log.
+
+    The refusals keep their audit row (`persist=True`): a failed login is refused and still recorded.
+    """
     user = find_user(email)
     if not verify_password(user.password_hash if user else None, password):
-        audit.record("login.failed", actor=user, target=normalize_email(email)[:200], commit=True)
-        raise ServiceError("Email or password is wrong.", code="invalid_credentials", status=401)
+        audit.record("login.failed", actor=user, target=normalize_email(email)[:200])
+        raise ServiceError("Email or password is wrong.", code="invalid_credentials", status=401, persist=True)
     if user.is_suspended:
-        audit.record("login.failed", actor=user, target=user.email, data={"reason": "suspended"}, commit=True)
-        raise ServiceError("This account is suspended. Contact the platform's support.", code="suspended", status=403)
+        audit.record("login.failed", actor=user, target=user.email, data={"reason": "suspended"})
+        raise ServiceError("This account is suspended. Contact the platform's support.", code="suspended", status=403, persist=True)
     return user
 
 
-def start_session(user: User, remember: bool = False) -> None:
-    """Log the user in with a fresh session, so a cookie planted before login is worth nothing."""
-    session.clear()
-    login_user(user, remember=remember)
+def record_login(user: User) -> None:
+    """Note a login: the time on the account and an audit event (the web layer starts the session)."""
     user.last_login_at = utcnow()
     audit.record("login", actor=user, target=user.email)
-    db.session.commit()
 
 
-def end_session(user: User) -> None:
-    """Log out and forget the session."""
-    audit.record("logout", actor=user, target=user.email, commit=True)
-    logout_user()
-    session.clear()
+def record_logout(user: User) -> None:
+    """Note a logout in the audit log (the web layer ends the session)."""
+    audit.record("logout", actor=user, target=user.email)
 
 
 def request_password_reset(email: str) -> None:
     """Email a reset link if the account exists; the answer is the same either way."""
     user = find_user(email)
     if user is not None and not user.is_suspended:
-        jobs.enqueue("portal.accounts.tasks.send_account_email", "reset", user.id)
-
-
-def reset_token(user: User) -> str:
-    # The tail of the current hash makes the link single-use: it dies when the password changes.
-    return make_token("reset", {"u": user.public_id, "h": user.password_hash[-16:]})
+        _send_after_commit("reset", user)
 
 
 def user_for_reset(token: str) -> User:
@@ -151,18 +165,15 @@ def reset_password(token: str, new_password: str) -> User:
     # Following the link proves the user reads this mailbox.
     user.email_verified_at = user.email_verified_at or utcnow()
     audit.record("password.reset", actor=user, target=user.email)
-    db.session.commit()
     return user
 
 
 def change_password(user: User, current: str, new_password: str) -> None:
-    """Change the password after checking the current one; other sessions end, this one stays."""
+    """Change the password after checking the current one; every session ends (the web layer renews this one)."""
     if not verify_password(user.password_hash, current):
         raise ValidationFailed({"current_password": "This is not your current password."})
     _set_password(user, new_password)
     audit.record("password.changed", actor=user, target=user.email)
-    db.session.commit()
-    login_user(user)  # re-issue this session's cookie with the new session token
 
 
 def _set_password(user: User, new_password: str) -> None:
@@ -183,7 +194,14 @@ def update_profile(user: User, name: str, timezone: str) -> User:
         raise ValidationFailed(errors)
     user.name = name.strip()
     user.timezone = timezone
-    db.session.commit()
+    return user
+
+
+def grant_platform_role(user: User, role: str) -> User:
+    """Make user platform staff with role (super_admin or support_agent)."""
+    if role not in PLATFORM_ROLES:
+        raise ValidationFailed({"platform_role": f"Choose one of: {', '.join(PLATFORM_ROLES)}."})
+    user.platform_role = role
     return user
 
 
@@ -194,10 +212,6 @@ def load_session_user(session_id: str) -> User | None:
     if user is None or user.session_token != token or user.is_suspended:
         return None
     return user
-
-
-def count_users() -> int:
-    return db.session.scalar(select(func.count(User.id))) or 0
 
 
 def support_agents() -> list[User]:

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.accounts import bp, service
+from portal.accounts import bp, service, web
 from portal.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -18,6 +18,8 @@ from portal.errors import ServiceError
 from portal.extensions import limiter
 from portal.forms import apply_errors
 from portal.text import normalize_email
+from portal.uow import refused
+from portal.web import flash_error
 
 
 def _safe_next(target: str | None) -> str:
@@ -25,6 +27,11 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
     return url_for("core.home")
+
+
+def _status(form) -> int:
+    """A form shown again with errors answers 422; a fresh one 200."""
+    return 422 if form.errors else 200
 
 
 def _login_email() -> str:
@@ -40,10 +47,10 @@ def signup():
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
-            service.start_session(user)
+            web.start_session(user)
             flash(f"Welcome! We sent a verification link to {user.email}.", "success")
             return redirect(url_for("core.home"))
-    return render_template("accounts/signup.html", form=form), 422 if form.errors or form.form_errors else 200
+    return render_template("accounts/signup.html", form=form), _status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -57,17 +64,17 @@ def login():
         try:
             user = service.authenticate(form.email.data, form.password.data)
         except ServiceError as exc:
-            form.form_errors.append(exc.message)
+            apply_errors(form, exc)  # the refusal keeps its audit row (persist)
             return render_template("accounts/login.html", form=form), exc.status
-        service.start_session(user, remember=form.remember.data)
+        web.start_session(user, remember=form.remember.data)
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/login.html", form=form)
+    return render_template("accounts/login.html", form=form), _status(form)
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    service.end_session(current_user._get_current_object())
+    web.end_session(current_user._get_current_object())
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -77,7 +84,11 @@ def verify(token: str):
     try:
         service.verify_email(token)
     except ServiceError as exc:
-        flash(exc.message, "error" if exc.code != "token_used" else "info")
+        if exc.code == "token_used":  # not a failure: the address is verified already
+            refused(exc)
+            flash(exc.message, "info")
+        else:
+            flash_error(exc)
         return redirect(url_for("core.home"))
     flash("Your email address is verified.", "success")
     return redirect(url_for("core.home"))
@@ -101,7 +112,7 @@ def forgot_password():
         service.request_password_reset(form.email.data)
         flash("If an account uses that address, a reset link is on its way. It works for one hour, once.", "info")
         return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot.html", form=form)
+    return render_template("accounts/forgot.html", form=form), _status(form)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -117,10 +128,10 @@ def reset_password(token: str):
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
-            service.start_session(user)
+            web.start_session(user)
             flash("Your password is changed. Other sessions were logged out.", "success")
             return redirect(url_for("core.home"))
-    return render_template("accounts/reset.html", form=form, problem=None), 422 if form.errors else 200
+    return render_template("accounts/reset.html", form=form, problem=None), _status(form)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -136,7 +147,7 @@ def profile():
         else:
             flash("Profile saved.", "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/profile.html", form=form, password_form=password_form)
+    return render_template("accounts/profile.html", form=form, password_form=password_form), _status(form)
 
 
 @bp.post("/account/password")
@@ -145,11 +156,13 @@ def change_password():
     form = ProfileForm(obj=current_user, formdata=None)
     password_form = ChangePasswordForm(prefix="pw")
     if password_form.validate_on_submit():
+        user = current_user._get_current_object()
         try:
-            service.change_password(current_user._get_current_object(), password_form.current_password.data, password_form.password.data)
+            service.change_password(user, password_form.current_password.data, password_form.password.data)
         except ServiceError as exc:
             apply_errors(password_form, exc)
         else:
+            web.renew_session(user)  # this session's cookie carries the new session token
             flash("Password changed. Your other sessions were logged out.", "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form, password_form=password_form), 422

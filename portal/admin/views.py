@@ -1,15 +1,26 @@
-from flask import render_template, request
+from flask import render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin import bp, service
+from portal.admin.forms import SuspendForm
+from portal.errors import ValidationFailed
 from portal.pagination import clamp
+from portal.search import MAX_QUERY
 from portal.tenancy import platform_required
-from portal.web import render_page
+from portal.web import after_change, render_page
 
 
 def _listing() -> dict:
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 25)
-    return {"q": request.args.get("q", "").strip()[:100], "page": page, "per_page": per_page}
+    return {"q": request.args.get("q", "").strip()[:MAX_QUERY], "page": page, "per_page": per_page}
+
+
+def _suspend_form() -> SuspendForm:
+    """The posted suspend/restore choice, or a 422 naming what is wrong with it."""
+    form = SuspendForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed({name: " ".join(messages) for name, messages in form.errors.items()})
+    return form
 
 
 @bp.get("/")
@@ -30,9 +41,8 @@ def orgs():
 @bp.post("/orgs/<org_id>/suspend")
 @platform_required("platform.admin")
 def suspend_org(org_id: str):
-    org = service.set_org_suspended(org_id, request.form.get("suspended") == "1", by=current_user)
-    counts = service.member_counts([org])
-    return render_template("admin/_org_row.html", o=org, counts=counts)
+    org = service.set_org_suspended(org_id, _suspend_form().suspended.data == "1", by=current_user)
+    return after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]))
 
 
 @bp.get("/users")
@@ -46,5 +56,5 @@ def users():
 @bp.post("/users/<user_id>/suspend")
 @platform_required("platform.admin")
 def suspend_user(user_id: str):
-    user = service.set_user_suspended(user_id, request.form.get("suspended") == "1", by=current_user)
-    return render_template("admin/_user_row.html", u=user)
+    user = service.set_user_suspended(user_id, _suspend_form().suspended.data == "1", by=current_user)
+    return after_change(url_for("admin.users"), "admin/_user_row.html", u=user)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.models import PublicIdMixin, UTCDateTime, utcnow
+from portal.orgs.models import Organization
 
 
 class AuditEvent(PublicIdMixin, db.Model):
@@ -27,3 +28,4 @@ class AuditEvent(PublicIdMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
     actor: Mapped[User | None] = relationship()
+    org: Mapped[Organization | None] = relationship()

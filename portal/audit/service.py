@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import has_request_context, request
-from sqlalchemy import Select, select
+from flask import g
+from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
 
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.pagination import Page, paginate
+from portal.search import search
+from portal.tenancy import scoped, unscoped
 
 ACTIONS = (
     "login",
@@ -35,12 +39,12 @@ ACTIONS = (
 
 
 def client_ip() -> str | None:
-    """The caller's address (ProxyFix sets remote_addr from X-Forwarded-For in production)."""
-    return request.remote_addr if has_request_context() else None
+    """The caller's address, as the web layer noted it for this request (None in jobs and the CLI)."""
+    return g.get("client_ip")
 
 
-def record(action: str, *, org=None, actor=None, target: str = "", data: dict | None = None, commit: bool = False) -> AuditEvent:
-    """Add an audit event to the session; the caller's commit makes it part of the same change."""
+def record(action: str, *, org=None, actor=None, target: str = "", data: dict | None = None) -> AuditEvent:
+    """Add an audit event to the session: the unit of work commits it with the change it describes."""
     event = AuditEvent(
         org_id=org.id if org is not None else None,
         actor_id=actor.id if actor is not None else None,
@@ -50,26 +54,26 @@ def record(action: str, *, org=None, actor=None, target: str = "", data: dict | 
         data=data or {},
     )
     db.session.add(event)
-    if commit:
-        db.session.commit()
     return event
 
 
 def _filtered(query: Select, action: str | None, actor_email: str | None) -> Select:
-    from portal.accounts.models import User
-
     if action:
         query = query.where(AuditEvent.action == action)
     if actor_email:
-        query = query.join(User, AuditEvent.actor_id == User.id).where(User.email.contains(actor_email.lower()))
-    return query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        query = search(query.join(User, AuditEvent.actor_id == User.id), actor_email, User.email)
+    # The table shows each event's actor and organization by name: load them with the page, not per row.
+    return query.options(selectinload(AuditEvent.actor), selectinload(AuditEvent.org)).order_by(
+        AuditEvent.created_at.desc(), AuditEvent.id.desc()
+    )
 
 
 def list_for_org(org, *, action: str | None = None, actor_email: str | None = None, page: int = 1, per_page: int = 50) -> Page:
     """One org's events, newest first."""
-    return paginate(_filtered(select(AuditEvent).where(AuditEvent.org_id == org.id), action, actor_email), page, per_page)
+    return paginate(_filtered(scoped(AuditEvent, org), action, actor_email), page, per_page)
 
 
 def list_all(*, action: str | None = None, actor_email: str | None = None, page: int = 1, per_page: int = 50) -> Page:
     """Every event on the platform, newest first (super admins)."""
-    return paginate(_filtered(select(AuditEvent), action, actor_email), page, per_page)
+    query = unscoped(AuditEvent, reason="the platform's audit log, read by super admins")
+    return paginate(_filtered(query, action, actor_email), page, per_page)

@@ -20,3 +20,7 @@ class RoleForm(FlaskForm):
 class NewOrgForm(FlaskForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
     slug = StringField("Address", validators=[DataRequired()], description="Lowercase letters, digits and dashes: /o/your-slug/")
+
+
+class AcceptForm(FlaskForm):
+    """Accepting an invitation while logged in: nothing to fill in (the form carries the CSRF token)."""

@@ -19,6 +19,8 @@ class Organization(PublicIdMixin, TimestampMixin, db.Model):
     slug: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     is_suspended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Columns whose change drops the org's cached API keys in every process (portal.keys.invalidation).
+    KEY_AUTH_FIELDS = ("is_suspended",)
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"
@@ -31,6 +33,9 @@ class Membership(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
+    # A key stops working when its owner's membership goes; these changes drop cached keys at once
+    # (portal.keys.invalidation).
+    KEY_AUTH_FIELDS = ("org_id", "user_id", "role")
 
     # Loaded where needed (contains_eager / joinedload): joining both on every membership query cost
     # a join per row on the members page.

@@ -6,20 +6,23 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from portal.accounts.models import User
 from portal.audit import service as audit
-from portal.errors import Conflict, ServiceError, ValidationFailed
+from portal.errors import Conflict, Forbidden, ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.models import utcnow
+from portal.notifications import service as notifications
+from portal.orgs import members
 from portal.orgs.models import Invitation, Membership, Organization
 from portal.pagination import Page, paginate
 from portal.roles import ORG_ROLES
-from portal.tenancy import get_scoped_or_404, scoped
+from portal.search import search
+from portal.tenancy import get_scoped_or_404, scoped, unscoped
 from portal.text import normalize_email
-from portal.tokens import make_token, read_token
+from portal.tokens import external_url, make_token, read_token
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_SLUGS = frozenset({"admin", "api", "static", "new", "support", "health", "login", "signup", "www", "o"})
@@ -32,35 +35,54 @@ def slug_problem(slug: str) -> str | None:
         return "Use 3 to 40 lowercase letters, digits and dashes, starting and ending with a letter or digit."
     if slug in RESERVED_SLUGS:
         return "This address is reserved. Pick another."
-    if db.session.scalar(select(Organization.id).filter_by(slug=slug)) is not None:
+    if org_by_slug(slug) is not None:
         return "This address is taken. Pick another."
     return None
 
 
-def create_org(name: str, slug: str, owner: User, *, commit: bool = True) -> Organization:
-    """Create an organization with `owner` as its org_admin."""
+def org_by_slug(slug: str) -> Organization | None:
+    """The organization at this address, or None."""
+    return db.session.scalar(select(Organization).where(Organization.slug == slug))
+
+
+def org_problems(name: str, slug: str) -> dict[str, str]:
+    """Why an organization with this name and address would be refused, by field (empty when it would not be)."""
     errors = {}
     if problem := slug_problem(slug):
         errors["slug"] = problem
     if not name.strip() or len(name.strip()) > 120:
         errors["name"] = "Use 1 to 120 characters."
-    if errors:
+    return errors
+
+
+def create_org(name: str, slug: str, owner: User) -> Organization:
+    """Create an organization with `owner` as its org_admin."""
+    if errors := org_problems(name, slug):
         raise ValidationFailed(errors)
     org = Organization(name=name.strip(), slug=slug)
     db.session.add(org)
     db.session.flush()
     db.session.add(Membership(org_id=org.id, user_id=owner.id, role="org_admin"))
     audit.record("org.created", org=org, actor=owner, target=slug)
-    if commit:
-        db.session.commit()
     return org
+
+
+def add_member(org: Organization, user: User, role: str) -> Membership:
+    """Make user a member of org with role; someone who is a member already keeps the role they have."""
+    _check_role(role)
+    membership = db.session.scalar(scoped(Membership, org).where(Membership.user_id == user.id))
+    if membership is None:
+        membership = Membership(org_id=org.id, user_id=user.id, role=role)
+        db.session.add(membership)
+        db.session.flush()
+    return membership
 
 
 def orgs_of(user: User) -> list[Membership]:
     """The user's memberships, by organization name: what the org switcher lists."""
     query = (
-        select(Membership)
-        .join(Organization, Membership.org_id == Organization.id)
+        unscoped(Membership, reason="a user's own memberships, one in each of their organizations")
+        .join(Membership.org)
         .options(contains_eager(Membership.org))
         .where(Membership.user_id == user.id)
         .order_by(Organization.name)
@@ -71,9 +93,7 @@ def orgs_of(user: User) -> list[Membership]:
 def list_members(org: Organization, *, q: str = "", role: str = "", sort: str = "name", desc: bool = False, page: int = 1, per_page: int = 25) -> Page:
     """One page of members, filtered by a search over name and email and by role, sorted by a known column."""
     query = scoped(Membership, org).join(User, Membership.user_id == User.id).options(contains_eager(Membership.user))
-    if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(User.name).like(like), User.email.like(like)))
+    query = search(query, q, User.name, User.email)
     if role in ORG_ROLES:
         query = query.where(Membership.role == role)
     column = MEMBER_SORTS.get(sort, User.name)
@@ -81,7 +101,13 @@ def list_members(org: Organization, *, q: str = "", role: str = "", sort: str = 
     return paginate(query, page, per_page)
 
 
+def get_membership(org: Organization, membership_id: str) -> Membership:
+    """One membership of org by public id, or NotFound."""
+    return get_scoped_or_404(Membership, org, membership_id)
+
+
 def count_members(org: Organization) -> int:
+    """How many members org has."""
     return db.session.scalar(select(func.count()).select_from(scoped(Membership, org).subquery())) or 0
 
 
@@ -97,6 +123,7 @@ def pending_invitations(org: Organization) -> list[Invitation]:
 
 
 def count_pending_invitations(org: Organization) -> int:
+    """How many invitations of org wait for an answer."""
     return db.session.scalar(select(func.count()).select_from(_pending(org).subquery())) or 0
 
 
@@ -111,10 +138,7 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
     _check_role(role)
     if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ValidationFailed({"email": "Enter a valid email address."})
-    member = db.session.scalar(
-        scoped(Membership, org).join(User, Membership.user_id == User.id).where(User.email == email)
-    )
-    if member is not None:
+    if members.member_by(org, email) is not None:
         raise Conflict(f"{email} is already a member.", field="email")
     for pending in pending_invitations(org):
         if pending.email == email:
@@ -127,24 +151,24 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
         expires_at=utcnow() + timedelta(seconds=current_app.config["TOKEN_MAX_AGE"]["invite"]),
     )
     db.session.add(invitation)
+    db.session.flush()  # the link carries the invitation's public id
     audit.record("member.invited", org=org, actor=by, target=email, data={"role": role})
-    db.session.commit()
-    from portal.notifications.service import notify
-    from portal.tokens import external_url
-
     link = external_url("orgs.accept_invitation", token=invitation_token(invitation))
-    notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link})
+    notifications.notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link})
     return invitation
 
 
 def invitation_token(invitation: Invitation) -> str:
+    """The signed token of an invitation's emailed link."""
     return make_token("invite", {"i": invitation.public_id})
 
 
 def invitation_from_token(token: str) -> Invitation:
     """The pending invitation a link stands for, or a ServiceError that says why not."""
     data = read_token("invite", token)
-    invitation = db.session.scalar(select(Invitation).filter_by(public_id=data["i"]))
+    # The link itself names the organization: whoever holds it may see which one invites them.
+    query = unscoped(Invitation, reason="an invitation link is opened before its reader belongs to the org")
+    invitation = db.session.scalar(query.where(Invitation.public_id == data["i"]))
     if invitation is None or invitation.revoked_at is not None:
         raise ServiceError("This invitation was withdrawn. Ask for a new one.", code="token_invalid")
     if invitation.accepted_at is not None:
@@ -158,26 +182,25 @@ def accept_invitation(token: str, user: User) -> Membership:
     """Join the invitation's organization as `user`, whose email must be the invited one."""
     invitation = invitation_from_token(token)
     if user.email != invitation.email:
-        raise ServiceError(
-            f"This invitation is for {invitation.email}. Log in with that address to accept it.", code="wrong_account", status=403
-        )
+        raise Forbidden(f"This invitation is for {invitation.email}. Log in with that address to accept it.", code="wrong_account")
+    return join_by_invitation(invitation, user)
+
+
+def join_by_invitation(invitation: Invitation, user: User) -> Membership:
+    """Make the invited user a member with the invitation's role (the caller checked the invitation)."""
     invitation.accepted_at = utcnow()
     user.email_verified_at = user.email_verified_at or utcnow()  # the link proves the mailbox
-    membership = db.session.scalar(scoped(Membership, invitation.org).filter_by(user_id=user.id))
-    if membership is None:
-        membership = Membership(org_id=invitation.org_id, user_id=user.id, role=invitation.role)
-        db.session.add(membership)
+    membership = add_member(invitation.org, user, invitation.role)
     audit.record("member.joined", org=invitation.org, actor=user, target=user.email, data={"role": invitation.role})
-    db.session.commit()
     return membership
 
 
 def revoke_invitation(org: Organization, invitation_id: str, by: User) -> Invitation:
+    """Withdraw a pending invitation of org (one already answered stays as it is)."""
     invitation = get_scoped_or_404(Invitation, org, invitation_id)
     if invitation.status == "pending":
         invitation.revoked_at = utcnow()
         audit.record("invitation.revoked", org=org, actor=by, target=invitation.email)
-        db.session.commit()
     return invitation
 
 
@@ -202,7 +225,6 @@ def change_role(org: Organization, membership_id: str, role: str, by: User) -> M
         old = membership.role
         membership.role = role
         audit.record("member.role_changed", org=org, actor=by, target=membership.user.email, data={"from": old, "to": role})
-        db.session.commit()
     return membership
 
 
@@ -212,4 +234,4 @@ def remove_member(org: Organization, membership_id: str, by: User) -> None:
     _guard_last_admin(org, membership, "remove")
     audit.record("member.removed", org=org, actor=by, target=membership.user.email, data={"role": membership.role})
     db.session.delete(membership)
-    db.session.commit()
+    db.session.flush()

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.accounts import service as accounts
+from portal.accounts import web as sessions
 from portal.accounts.forms import AcceptSignupForm
 from portal.errors import ServiceError
 from portal.forms import apply_errors
 from portal.orgs import bp, service
-from portal.orgs.forms import InviteForm, NewOrgForm, RoleForm
+from portal.orgs.forms import AcceptForm, InviteForm, NewOrgForm, RoleForm
 from portal.pagination import clamp
-from portal.roles import permission_matrix
+from portal.roles import ROLE_LABELS, permission_matrix
+from portal.search import MAX_QUERY
 from portal.tenancy import current_membership, current_org, org_required
-from portal.web import after_change, flash_error, render_page
+from portal.web import after_change, flash_error, render_page, wants_fragment
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
@@ -40,7 +42,7 @@ def dashboard(org_slug: str):
 def _member_query() -> dict:
     page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 25)
     return {
-        "q": request.args.get("q", "").strip()[:100],
+        "q": request.args.get("q", "").strip()[:MAX_QUERY],
         "role": request.args.get("role", ""),
         "sort": request.args.get("sort", "name"),
         "desc": request.args.get("dir") == "desc",
@@ -61,7 +63,6 @@ def members(org_slug: str):
         result=result,
         query=query,
         invite_form=InviteForm(),
-        role_form=RoleForm(),
         invitations=service.pending_invitations(current_org),
         matrix=permission_matrix(),
     )
@@ -101,23 +102,25 @@ def revoke_invitation(org_slug: str, invitation_id: str):
 @org_required("members.manage")
 def change_role(org_slug: str, membership_id: str):
     form = RoleForm()
-    error = None
-    try:
-        if not form.validate_on_submit():
-            raise ServiceError("Choose a valid role.", code="validation_failed")
-        membership = service.change_role(current_org, membership_id, form.role.data, by=current_user)
-    except ServiceError as exc:
-        error = exc.message
-        from portal.orgs.models import Membership
-        from portal.tenancy import get_scoped_or_404
-
-        membership = get_scoped_or_404(Membership, current_org, membership_id)
-    if error is None and membership.user_id == current_user.id and membership.role != "org_admin":
-        # You just gave away your own admin rights: the members page would now refuse you.
-        flash(f"Your role is now {membership.role}.", "info")
-        return "", 204, {"HX-Redirect": url_for("orgs.dashboard", org_slug=org_slug)}
-    body = render_template("orgs/_member_row.html", org=current_org, m=membership, role_form=RoleForm(), error=error)
-    return (body, 409) if error else body
+    members_url = url_for("orgs.members", org_slug=org_slug)
+    if form.validate_on_submit():
+        try:
+            membership = service.change_role(current_org, membership_id, form.role.data, by=current_user)
+        except ServiceError as exc:
+            apply_errors(form, exc)
+        else:
+            if membership.user_id == current_user.id and membership.role != "org_admin":
+                # You just gave away your own admin rights: the members page would now refuse you.
+                flash(f"Your role is now {ROLE_LABELS[membership.role]}.", "info")
+                return after_change(url_for("orgs.dashboard", org_slug=org_slug))
+            return after_change(members_url, "orgs/_member_row.html", org=current_org, m=membership)
+    # Refused: the row as it is, with the reason next to the role (a browser goes back to the list).
+    membership = service.get_membership(current_org, membership_id)
+    error = " ".join(message for messages in form.errors.values() for message in messages)
+    if not wants_fragment():
+        flash(error, "error")
+        return after_change(members_url)
+    return render_template("orgs/_member_row.html", org=current_org, m=membership, error=error), 409
 
 
 @bp.post("/o/<org_slug>/members/<membership_id>/remove")
@@ -138,34 +141,20 @@ def accept_invitation(token: str):
     try:
         invitation = service.invitation_from_token(token)
     except ServiceError as exc:
+        # The page itself is the refusal (nothing was written): it says why the link no longer works.
         return render_template("orgs/accept.html", problem=exc.message, invitation=None, form=None), 400
-    existing = accounts.find_user(invitation.email)
-    form = AcceptSignupForm()
-    if request.method == "POST":
+    existing = None if current_user.is_authenticated else accounts.find_user(invitation.email)
+    form = AcceptForm() if current_user.is_authenticated else AcceptSignupForm()
+    if form.validate_on_submit():
         try:
             if current_user.is_authenticated:
-                user = current_user._get_current_object()
-            elif existing is None and form.validate_on_submit():
-                user = accounts.new_user(invitation.email, form.password.data, form.name.data, verified=True)
-                from portal.extensions import db
-
-                db.session.flush()
-                accounts.start_session(user)
+                membership = service.accept_invitation(token, current_user._get_current_object())
             else:
-                raise ServiceError("Fill in your name and a password.", code="validation_failed")
-            membership = service.accept_invitation(token, user)
+                membership = accounts.signup_from_invitation(token, form.name.data, form.password.data)
+                sessions.start_session(membership.user)
         except ServiceError as exc:
-            from portal.extensions import db
-
-            db.session.rollback()
             apply_errors(form, exc)
-            if exc.code == "wrong_account":
-                session.pop("_flashes", None)
-                flash(exc.message, "error")
         else:
             flash(f"Welcome to {membership.org.name}.", "success")
             return redirect(url_for("orgs.dashboard", org_slug=membership.org.slug))
-        status = 422
-    else:
-        status = 200
-    return render_template("orgs/accept.html", invitation=invitation, existing=existing, form=form, problem=None), status
+    return render_template("orgs/accept.html", invitation=invitation, existing=existing, form=form, problem=None), 422 if form.errors else 200

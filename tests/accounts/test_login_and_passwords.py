@@ -112,3 +112,31 @@ def test_profile_saves_name_and_time_zone_and_rejects_unknown_zone(client, login
     assert "Pick a time zone from the list." in bad.text
     db.session.refresh(user)
     assert user.timezone == "Europe/Rome"
+
+
+def test_a_refused_login_keeps_its_audit_row_and_nothing_else(client, row_counts):
+    user = UserFactory(email="paused@example.test", is_suspended=True)
+    before = row_counts()
+    response = client.post("/login", data={"email": "paused@example.test", "password": PASSWORD})
+    assert response.status_code == 403 and "This account is suspended" in response.text
+    [event] = db.session.scalars(select(AuditEvent).filter_by(action="login.failed", actor_id=user.id)).all()
+    assert event.data == {"reason": "suspended"}
+    assert row_counts() == {**before, "audit_event": before["audit_event"] + 1}
+    db.session.refresh(user)
+    assert user.last_login_at is None
+
+
+def test_changing_the_password_ends_the_other_sessions(client, login_as, app):
+    user = UserFactory()
+    elsewhere = app.test_client()
+    with elsewhere.session_transaction() as sess:
+        sess["_user_id"] = user.get_id()
+    assert elsewhere.get("/account").status_code == 200
+    login_as(user)
+    response = client.post(
+        "/account/password",
+        data={"pw-current_password": PASSWORD, "pw-password": "fresh-meadow-tulip-8", "pw-confirm": "fresh-meadow-tulip-8"},
+    )
+    assert response.status_code == 302
+    assert client.get("/account").status_code == 200  # this session was renewed
+    assert elsewhere.get("/account").status_code == 302  # the other one ends

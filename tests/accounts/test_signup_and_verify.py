@@ -1,8 +1,12 @@
+import pytest
 from sqlalchemy import select
 
+from portal.accounts import service
 from portal.accounts.models import User
+from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.orgs.models import Membership
+from portal.uow import unit_of_work
 
 GOOD = {
     "name": "Nina New",
@@ -39,11 +43,12 @@ def test_verification_email_link_verifies_once(client, mailbox):
 def test_expired_verification_link_says_so(app, client, mailbox):
     client.post("/signup", data=GOOD)
     link = mailbox.link_in(mailbox.wait_for("nina@example.test")[0], "/verify/")
-    app.config["TOKEN_MAX_AGE"] = {**app.config["TOKEN_MAX_AGE"], "verify": -1}
+    saved = app.config["TOKEN_MAX_AGE"]
+    app.config["TOKEN_MAX_AGE"] = {**saved, "verify": -1}
     try:
         page = client.get(link, follow_redirects=True)
     finally:
-        app.config["TOKEN_MAX_AGE"] = {**app.config["TOKEN_MAX_AGE"], "verify": 3 * 24 * 3600}
+        app.config["TOKEN_MAX_AGE"] = saved
     assert "This link has expired" in page.text
     assert not db.session.scalar(select(User).filter_by(email="nina@example.test")).is_verified
 
@@ -100,3 +105,30 @@ def test_resend_verification_sends_a_new_link(client, mailbox):
     mailbox.wait_for("nina@example.test")
     client.post("/verify/resend")
     assert len(mailbox.wait_for("nina@example.test", count=2)) == 2
+
+
+def test_signup_checks_the_organization_before_it_writes_the_user(app, row_counts):
+    before = row_counts()
+    for slug in ("admin", "Not A Slug"):
+        with pytest.raises(ValidationFailed) as refused:
+            service.signup(GOOD["email"], GOOD["password"], GOOD["name"], GOOD["org_name"], slug)
+        assert set(refused.value.fields) == {"org_slug"}
+        # Refused before the first write: no user was ever added, not merely rolled back afterwards.
+        assert not db.session.new and service.find_user(GOOD["email"]) is None
+        db.session.rollback()
+    with pytest.raises(ValidationFailed) as both:
+        service.signup(GOOD["email"], "password123", GOOD["name"], "", "ninas-lab")
+    assert set(both.value.fields) == {"password", "org_name"}  # every problem at once, not the first one found
+    db.session.rollback()
+    assert row_counts() == before
+
+
+def test_signup_sends_the_verification_email_only_once_committed(app, mailbox, wait_for_jobs):
+    with pytest.raises(RuntimeError), unit_of_work():
+        service.signup("undone@example.test", GOOD["password"], "Undone", "Undone Lab", "undone-lab")
+        raise RuntimeError("the request failed after the sign-up")
+    wait_for_jobs()
+    assert mailbox.to("undone@example.test") == [] and service.find_user("undone@example.test") is None
+    with unit_of_work():
+        service.signup("done@example.test", GOOD["password"], "Done", "Done Lab", "done-lab")
+    assert len(mailbox.wait_for("done@example.test")) == 1

@@ -2,9 +2,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
+from portal.accounts import service as accounts
 from portal.accounts.models import User
+from portal.audit.models import AuditEvent
 from portal.cli import DEMO_PASSWORD, DEMO_USERS
 from portal.extensions import db
+from portal.orgs import members
+from portal.orgs import service as orgs
 from portal.orgs.models import Membership, Organization
 
 
@@ -43,3 +47,19 @@ def test_create_superadmin_refuses_a_weak_password_then_creates(app):
     ok = runner.invoke(args=["create-superadmin", "--email", "boss@example.test", "--password", "granite-ocelot-winter-3"])
     assert ok.exit_code == 0, ok.output
     assert db.session.scalar(select(User).filter_by(email="boss@example.test")).platform_role == "super_admin"
+
+
+def test_seeding_again_keeps_what_people_changed_since(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    demo = orgs.org_by_slug("demo")
+    membership = members.member_by(demo, "user@demo.test")
+    orgs.change_role(demo, membership.public_id, "org_admin", by=accounts.find_user("admin@demo.test"))
+    db.session.commit()
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0 and "user@demo.test" in again.output
+    db.session.expire_all()
+    assert members.member_by(demo, "user@demo.test").role == "org_admin"
+    # The organizations were made by the service: each has its creation in the audit log, once.
+    created = db.session.scalars(select(AuditEvent.target).filter_by(action="org.created")).all()
+    assert sorted(created) == ["acme", "demo"]

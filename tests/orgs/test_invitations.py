@@ -1,7 +1,13 @@
+import pytest
 from sqlalchemy import select
 
+from portal.accounts import service as accounts
+from portal.audit.models import AuditEvent
+from portal.errors import ServiceError
 from portal.extensions import db
+from portal.models import utcnow
 from portal.orgs.models import Invitation, Membership
+from portal.uow import unit_of_work
 from tests.factories import OrgFactory, UserFactory, member
 
 
@@ -115,3 +121,87 @@ def test_a_new_invitation_replaces_the_pending_one(client, login_as, mailbox):
     _invite(client, org, "twice@example.test", "org_admin")
     invitations = db.session.scalars(select(Invitation).filter_by(email="twice@example.test")).all()
     assert sorted(i.status for i in invitations) == ["pending", "revoked"]
+
+
+def _invitation_link(client, login_as, mailbox, org, email):
+    login_as(member(org, "org_admin"))
+    _invite(client, org, email)
+    return mailbox.link_in(mailbox.wait_for(email)[0], "/invite/")
+
+
+def _token(link: str) -> str:
+    return link.rsplit("/invite/", 1)[1]
+
+
+def test_signing_up_through_a_withdrawn_or_expired_invitation_writes_and_sends_nothing(
+    client, login_as, mailbox, app, row_counts, wait_for_jobs
+):
+    org = OrgFactory()
+    link = _invitation_link(client, login_as, mailbox, org, "gone@example.test")
+    invitation = db.session.scalar(select(Invitation).filter_by(email="gone@example.test"))
+    client.post(f"/o/{org.slug}/invitations/{invitation.public_id}/revoke", headers={"HX-Request": "true"})
+    late = _invitation_link(client, login_as, mailbox, org, "late@example.test")
+    before = row_counts()
+    withdrawn = app.test_client().post(link, data={"name": "Gone Girl", "password": "velvet-harbor-crane-7"})
+    assert withdrawn.status_code == 400 and "withdrawn" in withdrawn.text
+    saved = app.config["TOKEN_MAX_AGE"]
+    app.config["TOKEN_MAX_AGE"] = {**saved, "invite": -1}
+    try:
+        expired = app.test_client().post(late, data={"name": "Late Larry", "password": "velvet-harbor-crane-7"})
+    finally:
+        app.config["TOKEN_MAX_AGE"] = saved
+    assert expired.status_code == 400 and "expired" in expired.text
+    wait_for_jobs()
+    assert row_counts() == before  # no user, no membership, no audit event, no notification
+    assert len(mailbox.to("gone@example.test")) == len(mailbox.to("late@example.test")) == 1  # the invitations only
+
+
+def test_signing_up_through_an_invitation_with_a_weak_password_writes_nothing(client, login_as, mailbox, app, row_counts):
+    org = OrgFactory()
+    link = _invitation_link(client, login_as, mailbox, org, "weak@example.test")
+    before = row_counts()
+    response = app.test_client().post(link, data={"name": "Weak Will", "password": "password123"})
+    assert response.status_code == 422 and "too common or too easy to guess" in response.text
+    assert row_counts() == before
+    # The invitation still works afterwards.
+    assert app.test_client().post(link, data={"name": "Weak Will", "password": "velvet-harbor-crane-7"}).status_code == 302
+
+
+def _refused_before_any_write(call) -> ServiceError:
+    """call() raises a ServiceError and had added or changed nothing in the session when it did."""
+    with pytest.raises(ServiceError) as refused:
+        call()
+    assert not db.session.new and not db.session.dirty and not db.session.deleted
+    db.session.rollback()
+    return refused.value
+
+
+def test_signup_from_an_invitation_checks_everything_before_the_first_write(client, login_as, mailbox, app, row_counts):
+    org = OrgFactory()
+    link = _invitation_link(client, login_as, mailbox, org, "checked@example.test")
+    known = _invitation_link(client, login_as, mailbox, org, "known@example.test")
+    UserFactory(email="known@example.test")
+    withdrawn = _invitation_link(client, login_as, mailbox, org, "withdrawn@example.test")
+    invitation = db.session.scalar(select(Invitation).filter_by(email="withdrawn@example.test"))
+    invitation.revoked_at = utcnow()
+    db.session.commit()
+    before = row_counts()
+
+    good = "velvet-harbor-crane-7"
+    assert _refused_before_any_write(lambda: accounts.signup_from_invitation(_token(link), "Checked", "qwertyuiop")).fields["password"]
+    assert _refused_before_any_write(lambda: accounts.signup_from_invitation(_token(known), "Known", good)).code == "account_exists"
+    assert _refused_before_any_write(lambda: accounts.signup_from_invitation(_token(withdrawn), "Withdrawn", good)).code == "token_invalid"
+    saved = app.config["TOKEN_MAX_AGE"]
+    app.config["TOKEN_MAX_AGE"] = {**saved, "invite": -1}
+    try:
+        assert _refused_before_any_write(lambda: accounts.signup_from_invitation(_token(link), "Checked", good)).code == "token_expired"
+    finally:
+        app.config["TOKEN_MAX_AGE"] = saved
+    assert row_counts() == before
+
+    # The same invitation, valid and with a good password: the account and the membership in one change.
+    with unit_of_work():
+        membership = accounts.signup_from_invitation(_token(link), "Checked In", good)
+    user = accounts.find_user("checked@example.test")
+    assert (membership.org_id, membership.user_id, membership.role) == (org.id, user.id, "user") and user.is_verified
+    assert db.session.scalar(select(AuditEvent).filter_by(action="member.joined", actor_id=user.id)).org_id == org.id
