@@ -157,6 +157,7 @@ def main() -> None:
         from portal import create_app
         from portal.extensions import db
         from portal.notifications import service
+        from portal.uow import unit_of_work
 
         app = create_app()
         import logging
@@ -167,11 +168,12 @@ def main() -> None:
             from portal.accounts.models import User
 
             for n_workers in (1, 2):
-                # Loaded again each time: the previous notify() committed, which expired these objects.
+                # Loaded again each time: the previous unit's commit expired these objects.
                 people = list(db.session.scalars(db.select(User).order_by(User.id)))
                 counter.count = 0
                 t0 = time.perf_counter()
-                service.notify(org, people, "workflow.failed", {"workflow_name": "Leads", "run_id": f"run_{n_workers}", "error": "timeout"})
+                with unit_of_work():  # notify() flushes; the caller's unit commits and then enqueues
+                    service.notify(org, people, "workflow.failed", {"workflow_name": "Leads", "run_id": f"run_{n_workers}", "error": "timeout"})
                 fanout = time.perf_counter() - t0
                 rows = db.session.execute(text("SELECT count(*) FROM notification")).scalar()
                 start = time.perf_counter()

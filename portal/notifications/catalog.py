@@ -1,4 +1,8 @@
-"""The event catalog: every event the platform sends, its variables, default channels and templates."""
+"""The event catalog: every event the platform sends, its variables, default channels and templates.
+
+Only events something sends belong here (members set preferences for each one). Billing's events (a failed
+payment, a usage threshold) join when billing sends them.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ class Event:
     body: str
     sms: str
     channels: frozenset[str] = field(default_factory=lambda: frozenset({"in_app", "email"}))
-    critical: bool = False  # security and billing events: cannot be muted, ignore quiet hours
+    critical: bool = False  # security events: cannot be muted, ignore quiet hours
 
     @property
     def all_variables(self) -> tuple[str, ...]:
@@ -109,19 +113,6 @@ EVENTS: dict[str, Event] = {
             "Your API key {{ key_name }} ({{ key_prefix }}…) expires on {{ expires_at }}. Rotate it before then to avoid failed calls.",
             "API key {{ key_name }} expires in {{ days_left }} day(s)",
             critical=True,
-        ),
-        _e(
-            "invoice.payment_failed", "A payment failed", ("invoice_number", "amount", "reason"),
-            "Payment failed for invoice {{ invoice_number }}",
-            "We couldn't collect {{ amount }} for invoice {{ invoice_number }}: {{ reason }}. Update your payment method to keep your plan.",
-            "Payment failed for {{ invoice_number }} ({{ amount }})",
-            channels=("in_app", "email", "sms"), critical=True,
-        ),
-        _e(
-            "usage.threshold_reached", "Usage reached a threshold of the plan", ("metric", "percent", "limit"),
-            "{{ org_name }} used {{ percent }}% of its {{ metric }}",
-            "{{ org_name }} has used {{ percent }}% of its {{ metric }} limit ({{ limit }}).",
-            "{{ org_name }}: {{ percent }}% of {{ metric }} used",
         ),
         _e(
             "message", "A message sent through the API", ("title", "body"),

@@ -36,6 +36,10 @@ class Notification(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="notification", order_by="Delivery.id")
 
 
+# queued → sending → sent → delivered | failed; skipped when a preference or a missing address stops it
+DELIVERY_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped")
+
+
 class Delivery(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     """One channel's attempt to deliver a notification: committed before its job is enqueued."""
 
@@ -46,8 +50,7 @@ class Delivery(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id", ondelete="CASCADE"), index=True, nullable=False)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     to_address: Mapped[str] = mapped_column(String(254), nullable=False, default="")
-    # queued → sending → sent → delivered | failed; skipped when a preference or missing address stops it
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")  # one of DELIVERY_STATUSES
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))

@@ -88,3 +88,12 @@ class PreferencesDoc(BaseModel):
     events: dict[str, dict[str, bool]]
     quiet_hours: QuietHours = QuietHours()
     phone: PhoneOut | None = Field(None, description="Read-only; verify a number in the portal")
+
+
+class TwilioStatusReport(BaseModel):
+    """The fields of Twilio's status callback this portal reads (Twilio posts many more)."""
+
+    model_config = ConfigDict(extra="ignore")
+    MessageSid: str = ""
+    MessageStatus: str = ""
+    ErrorCode: str | None = None

@@ -153,12 +153,6 @@ def sample_data(event: Event) -> dict:
         "key_prefix": "vtr_3kQ",
         "expires_at": "2026-12-01",
         "days_left": 7,
-        "invoice_number": "INV-0042",
-        "amount": "$49.00",
-        "reason": "card declined",
-        "metric": "workflow runs",
-        "percent": 80,
-        "limit": "10,000",
         "title": "Maintenance tonight",
         "body": "The portal restarts at 22:00 UTC.",
     }

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request, url_for
 from flask_login import current_user
 
-from portal.errors import ServiceError
+from portal.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.extensions import csrf
+from portal.forms import apply_errors
+from portal.infra.sms import verify_twilio_signature
 from portal.notifications import bp, service
 from portal.notifications.catalog import CHANNEL_LABELS, CHANNELS, EVENTS, get_event
+from portal.notifications.forms import (
+    ActionForm,
+    ConfirmPhoneForm,
+    MatrixForm,
+    OneClickForm,
+    PhoneForm,
+    PreferencesForm,
+    ReadForm,
+    TemplateForm,
+)
+from portal.notifications.models import DELIVERY_STATUSES
+from portal.notifications.schemas import TwilioStatusReport
 from portal.notifications.templating import ALLOWED_FILTERS
 from portal.pagination import clamp
 from portal.tenancy import current_org, org_required
-from portal.web import render_page
-
-STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped")
+from portal.tokens import external_url
+from portal.uow import refused
+from portal.web import after_change, flash_error, render_page, wants_fragment
 
 
 @bp.app_context_processor
@@ -56,7 +70,7 @@ def badge(org_slug: str):
 @bp.post("/o/<org_slug>/notifications/<notification_id>/read")
 @org_required()
 def mark_read(org_slug: str, notification_id: str):
-    note = service.mark_read(current_org, _me(), notification_id, read=request.form.get("read", "1") == "1")
+    note = service.mark_read(current_org, _me(), notification_id, read=ReadForm().wants_read())
     return _after_change(note)
 
 
@@ -75,11 +89,11 @@ def mark_all_read(org_slug: str):
 
 
 def _after_change(note):
-    """HTMX gets the changed row (or nothing, for a removed one), the unread count out of band, and a
-    badge refresh; browsers a redirect."""
-    if not request.headers.get("HX-Request"):
+    """web.after_change for browsers; for htmx the changed row (or nothing, for a removed one), the unread
+    count out of band and a badge refresh, which the shared helper doesn't know about."""
+    if not wants_fragment():
         filters = {k: v for k in ("state", "event") if (v := request.args.get(k))}
-        return redirect(url_for("notifications.inbox", org_slug=current_org.slug, **filters), 303)
+        return after_change(url_for("notifications.inbox", org_slug=current_org.slug, **filters))
     headers = {"HX-Trigger": "notifications-changed"}
     if request.endpoint == "notifications.mark_all_read":
         return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
@@ -90,44 +104,64 @@ def _after_change(note):
 
 # ---------------------------------------------------------------- preferences
 
+_PREFERENCE_FORMS = {"matrix": PreferencesForm, "phone": PhoneForm, "confirm": ConfirmPhoneForm, "remove_phone": ActionForm}
+_SAVED = {
+    "matrix": ("Notification preferences saved.", "success"),
+    "phone": ("We sent a code by SMS. Type it below.", "info"),
+    "confirm": ("Your phone number is verified: SMS notifications can reach you.", "success"),
+    "remove_phone": ("Phone number removed.", "info"),
+}
 
-def _choices_from_form(form) -> dict[str, dict[str, bool]]:
-    """Checkbox names are "event|channel"; every event × channel shown is decided by presence."""
-    return {name: {c: f"{name}|{c}" in form for c in CHANNELS} for name in EVENTS if name != "message"}
+
+def _save_preferences(action: str, form, me) -> None:
+    """Call the service for the form that was posted."""
+    if action == "matrix":
+        service.replace_preferences(current_org, me, form.choices(), form.quiet_start.data, form.quiet_end.data)
+    elif action == "phone":
+        service.start_phone_verification(me, form.phone.data)
+    elif action == "confirm":
+        service.confirm_phone(me, form.code.data)
+    else:
+        service.remove_phone(me)
+
+
+def _shown(matrix: list[dict], choices: dict[str, dict[str, bool]]) -> list[dict]:
+    """The grid as the person ticked it (a refused form shows their choices again, locked boxes still on)."""
+    return [{**row, "channels": {c: row["locked"][c] or choices[row["event"]][c] for c in CHANNELS}} for row in matrix]
 
 
 @bp.route("/o/<org_slug>/notifications/preferences", methods=["GET", "POST"])
 @org_required()
 def preferences(org_slug: str):
     me = _me()
-    errors = {}
+    action, posted = None, None
     if request.method == "POST":
-        action = request.form.get("action", "matrix")
+        action = ActionForm().action.data or "matrix"
+        if action not in _PREFERENCE_FORMS:
+            raise ValidationFailed({"action": "Unknown action."})
+        posted = _PREFERENCE_FORMS[action]()
         try:
-            if action == "matrix":
-                service.save_preferences(current_org, me, _choices_from_form(request.form))
-                flash("Notification preferences saved.", "success")
-            elif action == "quiet":
-                service.set_quiet_hours(me, request.form.get("quiet_start", ""), request.form.get("quiet_end", ""))
-                flash("Quiet hours saved.", "success")
-            elif action == "phone":
-                service.start_phone_verification(me, request.form.get("phone", ""))
-                flash("We sent a code by SMS. Type it below.", "info")
-            elif action == "confirm":
-                service.confirm_phone(me, request.form.get("code", ""))
-                flash("Your phone number is verified: SMS notifications can reach you.", "success")
-            elif action == "remove_phone":
-                service.remove_phone(me)
-                flash("Phone number removed.", "info")
+            _save_preferences(action, posted, me)
         except ServiceError as exc:
-            errors = exc.fields or {"form": exc.message}
+            apply_errors(posted, exc)  # rolls the request back (keeping a wrong code's attempt)
         else:
-            return redirect(url_for("notifications.preferences", org_slug=org_slug), 303)
+            flash(*_SAVED[action])
+            return after_change(url_for("notifications.preferences", org_slug=org_slug))
     profile = service.profile_for(me)
+    forms = {
+        "matrix": PreferencesForm(formdata=None, quiet_start=profile.quiet_start, quiet_end=profile.quiet_end),
+        "phone": PhoneForm(formdata=None),
+        "confirm": ConfirmPhoneForm(formdata=None),
+    }
+    matrix = service.preference_matrix(current_org, me)
+    if posted is not None:
+        forms[action] = posted
+        if action == "matrix":
+            matrix = _shown(matrix, posted.choices())
     return render_template(
-        "notifications/preferences.html", org=current_org, matrix=service.preference_matrix(current_org, me),
-        channels=CHANNELS, labels=CHANNEL_LABELS, profile=profile, errors=errors, form=request.form, token=None,
-    ), 422 if errors else 200
+        "notifications/preferences.html", org=current_org, matrix=matrix, channels=CHANNELS, labels=CHANNEL_LABELS,
+        profile=profile, forms=forms, problems=posted.form_errors if posted is not None else [], token=None,
+    ), 422 if posted is not None else 200
 
 
 # ---------------------------------------------------------------- org settings: defaults and templates
@@ -137,13 +171,13 @@ def preferences(org_slug: str):
 @org_required("notifications.manage")
 def settings(org_slug: str):
     if request.method == "POST":
-        service.save_preferences(current_org, None, _choices_from_form(request.form))
+        service.save_preferences(current_org, None, MatrixForm().choices())
         flash("Organization defaults saved. Members' own choices still win.", "success")
-        return redirect(url_for("notifications.settings", org_slug=org_slug), 303)
+        return after_change(url_for("notifications.settings", org_slug=org_slug))
     templates = [
         {"event": e, "channel": c, "customized": service.template_for(current_org, e, c)[2]}
         for e in EVENTS.values()
-        for c in ("in_app", "email", "sms")
+        for c in CHANNELS
     ]
     return render_template(
         "notifications/settings.html", org=current_org, matrix=service.preference_matrix(current_org, None),
@@ -155,33 +189,32 @@ def settings(org_slug: str):
 @org_required("notifications.manage")
 def edit_template(org_slug: str, event_name: str, channel: str):
     if event_name not in EVENTS or channel not in CHANNELS:
-        from flask import abort
-
-        abort(404)
+        raise NotFound()
     event = get_event(event_name)
     subject, body, customized = service.template_for(current_org, event, channel)
-    errors = {}
+    form = TemplateForm() if request.method == "POST" else TemplateForm(subject=subject, body=body)
     if request.method == "POST":
-        subject, body = request.form.get("subject", ""), request.form.get("body", "")
         try:
-            service.save_template(current_org, event_name, channel, subject, body)
+            service.save_template(current_org, event_name, channel, form.subject.data or "", form.body.data or "")
         except ServiceError as exc:
-            errors = exc.fields
+            apply_errors(form, exc)
         else:
             flash("Template saved.", "success")
-            return redirect(url_for("notifications.edit_template", org_slug=org_slug, event_name=event_name, channel=channel), 303)
+            return after_change(url_for("notifications.edit_template", org_slug=org_slug, event_name=event_name, channel=channel))
+    has_errors = any(f.errors for f in form) or bool(form.form_errors)
     return render_template(
         "notifications/template.html", org=current_org, event=event, channel=channel, label=CHANNEL_LABELS[channel],
-        subject=subject, body=body, customized=customized, errors=errors, filters=ALLOWED_FILTERS,
-        preview=service.preview(event_name, channel, subject, body),
-    ), 422 if errors else 200
+        form=form, customized=customized, filters=ALLOWED_FILTERS,
+        preview=service.preview(event_name, channel, form.subject.data or "", form.body.data or ""),
+    ), 422 if has_errors else 200
 
 
 @bp.post("/o/<org_slug>/notifications/templates/<event_name>/<channel>/preview")
 @org_required("notifications.manage")
 def preview_template(org_slug: str, event_name: str, channel: str):
     """Live preview on sample data, as the admin types."""
-    result = service.preview(event_name, channel, request.form.get("subject", ""), request.form.get("body", ""))
+    form = TemplateForm()
+    result = service.preview(event_name, channel, form.subject.data or "", form.body.data or "")
     return render_template("notifications/_preview.html", preview=result, channel=channel)
 
 
@@ -190,7 +223,7 @@ def preview_template(org_slug: str, event_name: str, channel: str):
 def reset_template(org_slug: str, event_name: str, channel: str):
     service.reset_template(current_org, event_name, channel)
     flash("Back to the built-in template.", "info")
-    return redirect(url_for("notifications.edit_template", org_slug=org_slug, event_name=event_name, channel=channel), 303)
+    return after_change(url_for("notifications.edit_template", org_slug=org_slug, event_name=event_name, channel=channel))
 
 
 # ---------------------------------------------------------------- delivery log
@@ -204,18 +237,22 @@ def delivery_log(org_slug: str):
     result = service.deliveries(current_org, **{k: v or None for k, v in filters.items()}, page=page, per_page=per_page)
     return render_page(
         "notifications/deliveries.html", "notifications/_deliveries.html", org=current_org, result=result,
-        filters=filters, statuses=STATUSES, channels=CHANNELS, events=sorted(EVENTS),
+        filters=filters, statuses=DELIVERY_STATUSES, channels=CHANNELS, events=sorted(EVENTS),
     )
 
 
 @bp.post("/o/<org_slug>/notifications/deliveries/<delivery_id>/resend")
 @org_required("notifications.manage")
 def resend(org_slug: str, delivery_id: str):
-    delivery = service.resend(current_org, delivery_id)
-    if request.headers.get("HX-Request"):
-        return render_template("notifications/_delivery_row.html", org=current_org, d=delivery)
-    flash("Delivery queued again.", "success")
-    return redirect(url_for("notifications.delivery_log", org_slug=org_slug), 303)
+    log_url = url_for("notifications.delivery_log", org_slug=org_slug)
+    try:
+        delivery = service.resend(current_org, delivery_id)
+    except ServiceError as exc:
+        flash_error(exc)
+        return after_change(log_url)
+    if not wants_fragment():
+        flash("Delivery queued again.", "success")
+    return after_change(log_url, "notifications/_delivery_row.html", org=current_org, d=delivery)
 
 
 # ---------------------------------------------------------------- unsubscribe (no login: the signed link is the key)
@@ -228,17 +265,18 @@ def unsubscribe(token: str):
     try:
         org, user, event_name = service.from_unsubscribe_token(token)
     except ServiceError as exc:
+        refused(exc)
         return render_template("notifications/unsubscribed.html", problem=exc.message), 400
     if request.method == "POST":
-        if request.form.get("List-Unsubscribe") == "One-Click":  # RFC 8058: mail clients post this
+        if OneClickForm(meta={"csrf": False}).is_one_click():  # RFC 8058: mail clients post this
             service.unsubscribe(token)
             return "", 200
-        service.save_preferences(org, user, _choices_from_form(request.form))
+        service.save_preferences(org, user, MatrixForm(meta={"csrf": False}).choices())
         flash("Your preferences are saved.", "success")
-        return redirect(url_for("notifications.unsubscribe", token=token), 303)
+        return after_change(url_for("notifications.unsubscribe", token=token))
     return render_template(
         "notifications/preferences.html", org=org, matrix=service.preference_matrix(org, user), channels=CHANNELS,
-        labels=CHANNEL_LABELS, profile=None, errors={}, form={}, token=token, highlight=event_name, who=user,
+        labels=CHANNEL_LABELS, profile=None, forms={}, problems=[], token=token, highlight=event_name, who=user,
     )
 
 
@@ -249,13 +287,10 @@ def unsubscribe(token: str):
 @csrf.exempt  # Twilio signs the request instead (X-Twilio-Signature)
 def twilio_status():
     """Twilio's delivery reports: mark SMS deliveries delivered or failed."""
-    from flask import abort
-
-    from portal.infra.sms import verify_twilio_signature
-    from portal.tokens import external_url
-
+    posted = request.form.to_dict()
     # Twilio signs the URL it was given, which is built from BASE_URL (the proxy may change the host).
-    if not verify_twilio_signature(external_url("notifications.twilio_status"), request.form.to_dict(), request.headers.get("X-Twilio-Signature", "")):
-        abort(403)
-    service.record_sms_status(request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""), request.form.get("ErrorCode"))
+    if not verify_twilio_signature(external_url("notifications.twilio_status"), posted, request.headers.get("X-Twilio-Signature", "")):
+        raise Forbidden("This report is not signed by the SMS provider.")
+    report = TwilioStatusReport.model_validate(posted)
+    service.record_sms_status(report.MessageSid, report.MessageStatus, report.ErrorCode)
     return "", 204

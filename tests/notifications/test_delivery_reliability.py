@@ -6,11 +6,18 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import utcnow
-from portal.notifications import service, tasks
+from portal.notifications import deliveries_job, service
 from portal.notifications.models import Delivery
 from tests.factories import OrgFactory, member
 
 DATA = {"workflow_name": "W", "run_id": "r", "error": "e"}
+
+
+def _notify(org, people, event="workflow.failed", data=DATA, **kwargs):
+    """notify() in a unit of work of its own, as a caller's committed change: its deliveries go out."""
+    notes = service.notify(org, people, event, data, **kwargs)
+    db.session.commit()
+    return notes
 
 
 def _email_delivery():
@@ -36,7 +43,7 @@ def test_smtp_down_then_back_is_retried_and_sent_once(app, smtp_server, mailbox,
     alice = member(org, email="alice@example.test")
     controller.stop()
     try:
-        service.notify(org, [alice], "workflow.failed", DATA)
+        _notify(org, [alice])
         import time
 
         deadline = time.monotonic() + 20
@@ -58,7 +65,7 @@ def test_temporary_refusals_are_retried(app, mailbox, wait_for_jobs):
     org = OrgFactory()
     alice = member(org, email="alice@example.test")
     mailbox.defer_next(2)
-    service.notify(org, [alice], "workflow.failed", DATA)
+    _notify(org, [alice])
     sent = _wait_status("sent")
     assert sent.attempts == 3
     wait_for_jobs()
@@ -68,7 +75,7 @@ def test_temporary_refusals_are_retried(app, mailbox, wait_for_jobs):
 def test_permanent_refusal_fails_at_once_and_can_be_resent(app, client, login_as, mailbox, wait_for_jobs):
     org = OrgFactory()
     bounce = member(org, email="reject-me@example.test")
-    service.notify(org, [bounce], "workflow.failed", DATA)
+    _notify(org, [bounce])
     failed = _wait_status("failed")
     assert failed.attempts == 1 and "550" in failed.last_error
     login_as(member(org, "org_admin"))
@@ -86,7 +93,7 @@ def test_a_delivery_is_never_sent_twice_even_when_two_jobs_race(app, mailbox, wa
     org = OrgFactory()
     alice = member(org, email="alice@example.test")
     mailbox.defer_next(1)  # the first attempt fails, so the delivery waits queued for its retry
-    service.notify(org, [alice], "workflow.failed", DATA)
+    _notify(org, [alice])
     d = None
     import time
 
@@ -104,7 +111,7 @@ def test_a_delivery_is_never_sent_twice_even_when_two_jobs_race(app, mailbox, wa
 
     def run():
         with app.app_context():
-            results.append(tasks.deliver_batch([delivery_id]))
+            results.append(deliveries_job.deliver_batch([delivery_id]))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
@@ -129,11 +136,12 @@ def test_reconciler_sends_deliveries_left_queued(app, mailbox, wait_for_jobs):
 
     runner.enqueue = redis_down
     try:
-        [note] = service.notify(org, [alice], "workflow.failed", DATA)  # committed, but never enqueued
+        [note] = _notify(org, [alice])  # committed, but never enqueued
     finally:
         runner.enqueue = original
     assert _email_delivery().status == "queued"
     assert service.reconcile(overdue_seconds=0)["requeued"] == 1
+    db.session.commit()  # the reconciler's unit of work: it re-enqueues once that commits
     _wait_status("sent")
     assert len(mailbox.wait_for("alice@example.test")) == 1
     assert note.id
@@ -146,7 +154,7 @@ def test_reconciler_fails_deliveries_stuck_in_sending(app):
     original = runner.enqueue
     runner.enqueue = lambda *a, **k: "not-enqueued"
     try:
-        service.notify(org, [alice], "workflow.failed", DATA)
+        _notify(org, [alice])
     finally:
         runner.enqueue = original
     d = _email_delivery()
@@ -163,10 +171,10 @@ def test_transient_failures_are_retried_five_times_then_fail(app, mailbox, wait_
     org = OrgFactory()
     alice = member(org, email="alice@example.test")
     mailbox.defer_next(100)  # the server keeps answering "try again later"
-    service.notify(org, [alice], "workflow.failed", DATA)
+    _notify(org, [alice])
     failed = _wait_status("failed", timeout=40.0)
     # The first try and at least five retries, before giving up.
-    assert failed.attempts == tasks.MAX_ATTEMPTS and failed.attempts >= 6
+    assert failed.attempts == deliveries_job.MAX_ATTEMPTS and failed.attempts >= 6
     assert "451" in failed.last_error
     wait_for_jobs()
     assert mailbox.to("alice@example.test") == []
@@ -174,7 +182,7 @@ def test_transient_failures_are_retried_five_times_then_fail(app, mailbox, wait_
 
 def test_the_default_retry_schedule_spans_minutes(app, monkeypatch):
     monkeypatch.setitem(app.config, "NOTIFY_RETRY_BASE_SECONDS", 30.0)  # the production default
-    delays = [tasks.backoff(attempt) for attempt in range(1, tasks.MAX_ATTEMPTS)]
+    delays = [deliveries_job.backoff(attempt) for attempt in range(1, deliveries_job.MAX_ATTEMPTS)]
     assert len(delays) >= 5
     assert all(later > earlier for earlier, later in zip(delays, delays[1:], strict=False))  # exponential
     assert 5 * 60 <= sum(delays) <= 30 * 60

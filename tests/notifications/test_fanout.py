@@ -7,9 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.models import utcnow
 from portal.notifications import service
 from portal.notifications.models import Delivery, Notification, NotificationProfile
+from portal.uow import unit_of_work
 from tests.factories import OrgFactory, member
+
+FAILED = {"workflow_name": "Leads", "run_id": "run_1", "error": "timeout"}
 
 
 def _deliveries(note):
@@ -20,7 +24,8 @@ def _deliveries(note):
 def test_event_reaches_inbox_and_email(app, mailbox, wait_for_jobs):
     org = OrgFactory(name="Fanout Org")
     alice, bob = member(org, email="alice@example.test"), member(org, email="bob@example.test")
-    notes = service.notify(org, [alice, bob], "workflow.failed", {"workflow_name": "Leads", "run_id": "run_1", "error": "timeout"})
+    notes = service.notify(org, [alice, bob], "workflow.failed", FAILED)
+    db.session.commit()  # the caller's unit of work: deliveries go out once it commits
     assert len(notes) == 2
     [mail] = mailbox.wait_for("alice@example.test")
     assert mail["Subject"] == "Leads failed"
@@ -48,9 +53,10 @@ def test_muted_channel_is_skipped_and_recorded(app, mailbox, wait_for_jobs):
 def test_org_default_applies_until_the_member_chooses(app, mailbox, wait_for_jobs):
     org = OrgFactory()
     alice, bob = member(org, email="alice@example.test"), member(org, email="bob@example.test")
-    service.save_preferences(org, None, {"usage.threshold_reached": {"email": False}})
-    service.save_preferences(org, bob, {"usage.threshold_reached": {"email": True}})
-    service.notify(org, [alice, bob], "usage.threshold_reached", {"metric": "runs", "percent": 80, "limit": "1000"})
+    service.save_preferences(org, None, {"workflow.failed": {"email": False}})
+    service.save_preferences(org, bob, {"workflow.failed": {"email": True}})
+    service.notify(org, [alice, bob], "workflow.failed", FAILED)
+    db.session.commit()
     mailbox.wait_for("bob@example.test")
     wait_for_jobs()
     assert mailbox.to("alice@example.test") == []
@@ -59,10 +65,11 @@ def test_org_default_applies_until_the_member_chooses(app, mailbox, wait_for_job
 def test_critical_events_cannot_be_muted(app, mailbox):
     org = OrgFactory()
     alice = member(org, email="alice@example.test")
-    service.save_preferences(org, alice, {"invoice.payment_failed": {"email": False}})
-    assert service.preference_matrix(org, alice)[[r["event"] for r in service.preference_matrix(org, alice)].index("invoice.payment_failed")]["channels"]["email"]
-    service.notify(org, [alice], "invoice.payment_failed", {"invoice_number": "INV-1", "amount": "$9", "reason": "declined"})
-    assert "INV-1" in mailbox.wait_for("alice@example.test")[0]["Subject"]
+    service.save_preferences(org, alice, {"key.expiring": {"email": False}})
+    assert service.preference_matrix(org, alice)[[r["event"] for r in service.preference_matrix(org, alice)].index("key.expiring")]["channels"]["email"]
+    service.notify(org, [alice], "key.expiring", {"key_name": "deploy-key", "key_prefix": "vtr_ab", "expires_at": "tomorrow", "days_left": 1})
+    db.session.commit()
+    assert "deploy-key" in mailbox.wait_for("alice@example.test")[0]["Subject"]
 
 
 def test_sms_is_skipped_without_a_verified_number(app, wait_for_jobs):
@@ -88,6 +95,7 @@ def test_quiet_hours_hold_email_but_not_in_app(app, mailbox, wait_for_jobs):
     assert service.unread_count(org, alice) == 1
     # Critical events ignore quiet hours.
     service.notify(org, [alice], "key.expiring", {"key_name": "ci", "key_prefix": "vtr_ab", "expires_at": "tomorrow", "days_left": 1})
+    db.session.commit()
     assert mailbox.wait_for("alice@example.test")[0]["Subject"].startswith("API key ci expires")
 
 
@@ -131,7 +139,7 @@ def test_quiet_hours_hold_sms_too(app, twilio, wait_for_jobs):
     alice = member(org)
     alice.timezone = "Asia/Tokyo"
     profile = service.profile_for(alice)
-    profile.phone, profile.phone_verified_at = "+14155550123", service.utcnow()
+    profile.phone, profile.phone_verified_at = "+14155550123", utcnow()
     db.session.commit()
     now = datetime.now(UTC)
     local_hour = now.astimezone(ZoneInfo("Asia/Tokyo")).hour
@@ -142,3 +150,39 @@ def test_quiet_hours_hold_sms_too(app, twilio, wait_for_jobs):
     assert d["in_app"].status == "delivered"
     assert d["sms"].status == "queued" and d["sms"].next_attempt_at > now + timedelta(minutes=59)
     assert not any("tkt_1" in m["Body"] for m in twilio.messages)
+
+
+def test_notify_inside_a_unit_that_rolls_back_leaves_no_row_and_sends_nothing(app, mailbox, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    with pytest.raises(RuntimeError), unit_of_work():
+        service.notify(org, [alice], "workflow.failed", FAILED)
+        assert db.session.scalar(select(Notification)) is not None  # flushed with the caller's change...
+        raise RuntimeError("the caller's change is refused after it notified")
+    wait_for_jobs()
+    # ...and rolled back with it: no inbox entry, no delivery, no job, no email.
+    assert db.session.scalar(select(Notification)) is None
+    assert db.session.scalar(select(Delivery)) is None
+    assert mailbox.to("alice@example.test") == []
+
+
+def test_notify_enqueues_its_deliveries_only_once_the_unit_commits(app, mailbox, monkeypatch, wait_for_jobs):
+    org = OrgFactory()
+    alice = member(org, email="alice@example.test")
+    runner = app.extensions["jobs"]
+    enqueued = []
+    original = runner.enqueue
+
+    def recording(path, *args, **kwargs):
+        enqueued.append(path)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "enqueue", recording)
+    with unit_of_work():
+        [note] = service.notify(org, [alice], "workflow.failed", FAILED)
+        assert enqueued == []  # nothing is handed to a worker before the rows it reads are committed
+    assert enqueued == ["portal.notifications.deliveries_job.deliver_batch"]
+    [mail] = mailbox.wait_for("alice@example.test")
+    assert mail["Subject"] == "Leads failed"
+    wait_for_jobs()
+    assert _deliveries(note)["email"].status == "sent"

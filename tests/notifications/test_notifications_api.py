@@ -114,16 +114,17 @@ def test_critical_events_cannot_be_muted_over_the_api(client, login_as, mailbox)
     alice = member(org, email="alice@example.test")
     login_as(alice)
     doc = client.get("/api/v1/preferences").json
-    doc["events"]["invoice.payment_failed"] = {"in_app": False, "email": False, "sms": False}
-    doc["events"]["key.expiring"]["in_app"] = False
+    doc["events"]["key.expiring"] = {"in_app": False, "email": False, "sms": False}
+    doc["events"]["member.invited"]["email"] = False
     saved = client.put("/api/v1/preferences", json=doc)
     assert saved.status_code == 200
     for shown in (saved.json, client.get("/api/v1/preferences").json):
-        assert shown["events"]["invoice.payment_failed"]["email"] is True
-        assert shown["events"]["invoice.payment_failed"]["in_app"] is True
+        assert shown["events"]["key.expiring"]["email"] is True
         assert shown["events"]["key.expiring"]["in_app"] is True
-    service.notify(org, [alice], "invoice.payment_failed", {"invoice_number": "INV-7", "amount": "$9", "reason": "declined"})
-    assert "INV-7" in mailbox.wait_for("alice@example.test")[0]["Subject"]
+        assert shown["events"]["member.invited"]["email"] is True
+    service.notify(org, [alice], "key.expiring", {"key_name": "ci-7", "key_prefix": "vtr_ab", "expires_at": "tomorrow", "days_left": 1})
+    db.session.commit()  # the caller's unit of work: the email goes out once it commits
+    assert "ci-7" in mailbox.wait_for("alice@example.test")[0]["Subject"]
     assert client.get("/api/v1/notifications?unread=true").json["total"] == 1
 
 

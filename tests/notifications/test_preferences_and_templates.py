@@ -1,9 +1,17 @@
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.models import utcnow
 from portal.notifications import service
-from portal.notifications.models import NotificationSetting, NotificationTemplate
+from portal.notifications.models import NotificationProfile, NotificationSetting, NotificationTemplate
 from tests.factories import OrgFactory, member
+
+
+def _notify(org, people, event, data, **kwargs):
+    """notify() as a caller's committed change: its deliveries go out once the unit of work commits."""
+    notes = service.notify(org, people, event, data, **kwargs)
+    db.session.commit()
+    return notes
 
 
 def test_member_saves_the_matrix_and_critical_events_stay_on(client, login_as):
@@ -16,17 +24,17 @@ def test_member_saves_the_matrix_and_critical_events_stay_on(client, login_as):
     assert client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix"}).status_code == 303
     rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
     assert rows["workflow.failed"] == {"in_app": False, "email": False, "sms": False}
-    assert rows["invoice.payment_failed"]["email"] is True and rows["key.expiring"]["in_app"] is True
+    assert rows["member.invited"]["email"] is True and rows["key.expiring"]["in_app"] is True
 
 
 def test_quiet_hours_are_validated(client, login_as):
     org = OrgFactory()
     login_as(member(org))
-    half = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "22:00", "quiet_end": ""})
+    half = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix", "quiet_start": "22:00", "quiet_end": ""})
     assert half.status_code == 422 and "Set both ends of the quiet hours" in half.text
-    junk = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "25:99", "quiet_end": "07:00"})
+    junk = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix", "quiet_start": "25:99", "quiet_end": "07:00"})
     assert junk.status_code == 422 and "Use HH:MM" in junk.text
-    ok = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "quiet", "quiet_start": "22:00", "quiet_end": "07:00"})
+    ok = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix", "quiet_start": "22:00", "quiet_end": "07:00"})
     assert ok.status_code == 303
 
 
@@ -49,7 +57,7 @@ def test_template_override_with_live_preview_and_reset(client, login_as, mailbox
     assert "Oops: Summarize leads" in preview.text and "Hi Sam Sample, LLM endpoint timed out" in preview.text
     saved = client.post(url, data={"subject": "Oops: {{ workflow_name }}", "body": "Hi {{ recipient_name }}, {{ error }}"})
     assert saved.status_code == 303
-    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
+    _notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
     mail = mailbox.wait_for("alice@example.test")[0]
     assert mail["Subject"] == "Oops: Leads" and f"Hi {alice.name}, boom" in mailbox.text_of(mail)
     client.post(url + "/reset")
@@ -57,7 +65,7 @@ def test_template_override_with_live_preview_and_reset(client, login_as, mailbox
     # Back to the built-in template: the editor shows it and the next email uses it.
     assert "customized" not in client.get(url).text.split("</h1>")[0]
     mailbox.clear()
-    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r2", "error": "boom"})
+    _notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r2", "error": "boom"})
     again = mailbox.wait_for("alice@example.test")[0]
     assert again["Subject"] == "Leads failed" and "Run r2 of Leads failed: boom" in mailbox.text_of(again)
 
@@ -94,7 +102,7 @@ def test_template_cannot_reach_python_internals(client, login_as):
 def test_unsubscribe_link_opens_preferences_without_login_and_one_click_mutes(app, mailbox):
     org = OrgFactory()
     alice = member(org, email="alice@example.test")
-    service.notify(org, [alice], "workflow.failed", {"workflow_name": "W", "run_id": "r", "error": "e"})
+    _notify(org, [alice], "workflow.failed", {"workflow_name": "W", "run_id": "r", "error": "e"})
     mail = mailbox.wait_for("alice@example.test")[0]
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = mail["List-Unsubscribe"].strip("<>")
@@ -125,7 +133,7 @@ def test_phone_verification_enables_sms(client, login_as, app, twilio):
     assert wrong.status_code == 422 and "That code is not right." in wrong.text
     ok = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": code})
     assert ok.status_code == 303
-    service.notify(org, [alice], "message", {"title": "Ping", "body": "over SMS"}, channels=["sms"])
+    _notify(org, [alice], "message", {"title": "Ping", "body": "over SMS"}, channels=["sms"])
     import time
 
     deadline = time.monotonic() + 15
@@ -144,9 +152,9 @@ def test_twilio_delivery_reports_mark_sms_delivered_when_signed(client, login_as
     org = OrgFactory()
     alice = member(org)
     profile = service.profile_for(alice)
-    profile.phone, profile.phone_verified_at = "+14155550123", service.utcnow()
+    profile.phone, profile.phone_verified_at = "+14155550123", utcnow()
     db.session.commit()
-    service.notify(org, [alice], "message", {"title": "Ping", "body": "pong"}, channels=["sms"])
+    _notify(org, [alice], "message", {"title": "Ping", "body": "pong"}, channels=["sms"])
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not twilio.messages:
         time.sleep(0.05)
@@ -173,7 +181,7 @@ def test_org_defaults_cannot_mute_critical_events_for_members(client, login_as):
     assert client.post(f"/o/{org.slug}/notifications/settings", data={}).status_code == 303  # every box unticked
     rows = {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}
     assert rows["workflow.failed"]["email"] is False
-    assert rows["invoice.payment_failed"]["email"] is True and rows["key.expiring"]["email"] is True
+    assert rows["member.invited"]["email"] is True and rows["key.expiring"]["email"] is True
 
 
 def test_unsubscribe_page_saves_that_users_matrix_without_login(app):
@@ -227,21 +235,70 @@ def test_an_override_saved_before_the_rules_falls_back_to_the_default(app, mailb
     db.session.add(NotificationTemplate(org_id=org.id, event="workflow.failed", channel="email", subject="Loop",
                                         body="{% for c in error %}[{{ c }}]{% endfor %}"))
     db.session.commit()
-    service.notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
+    _notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r", "error": "boom"})
     mail = mailbox.wait_for("alice@example.test")[0]
     assert mail["Subject"] == "Leads failed" and "[b]" not in mailbox.text_of(mail)
+
+
+def _code_sent(client, org, twilio) -> tuple[str, str]:
+    """Ask for a code to +14155550123: (the code texted, a wrong one)."""
+    client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "+14155550123"})
+    code = twilio.messages[-1]["Body"].split("code is ")[1][:6]
+    return code, "000000" if code != "000000" else "111111"
 
 
 def test_five_wrong_codes_end_the_phone_verification(client, login_as, twilio):
     org = OrgFactory()
     alice = member(org)
     login_as(alice)
-    client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "+14155550123"})
-    code = twilio.messages[-1]["Body"].split("code is ")[1][:6]
-    wrong = "000000" if code != "000000" else "111111"
+    code, wrong = _code_sent(client, org, twilio)
     for _ in range(5):
         assert client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": wrong}).status_code == 422
     # Guessing is over: even the right code is refused now, and SMS stays off.
     late = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": code})
     assert late.status_code == 422 and "expired" in late.text
     assert service.profile_for(alice).phone_verified_at is None
+
+
+def test_a_refused_preferences_page_changes_nothing(client, login_as, row_counts):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    client.get(f"/o/{org.slug}/notifications/preferences")  # the page makes the profile on first view
+    before = row_counts()
+    # A valid change (workflow.failed by email unticked; every other box as shown) with half a pair of quiet hours.
+    shown = {f"{r['event']}|{c}": "on" for r in service.preference_matrix(org, alice) for c, on in r["channels"].items() if on}
+    del shown["workflow.failed|email"]
+    refused = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "matrix", **shown, "quiet_start": "22:00", "quiet_end": ""})
+    assert refused.status_code == 422 and "Set both ends of the quiet hours" in refused.text
+    assert 'name="workflow.failed|email"' in refused.text and 'value="22:00"' in refused.text  # the person's input is shown again
+    # Neither half was saved.
+    assert row_counts() == before
+    assert {r["event"]: r["channels"] for r in service.preference_matrix(org, alice)}["workflow.failed"]["email"] is True
+    db.session.expire_all()
+    profile = db.session.scalar(select(NotificationProfile).filter_by(user_id=alice.id))
+    assert profile.quiet_start is None and profile.quiet_end is None
+    assert db.session.scalar(select(NotificationSetting)) is None
+
+
+def test_a_wrong_code_counts_as_an_attempt_although_it_is_refused(client, login_as, twilio):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    _, wrong = _code_sent(client, org, twilio)
+    assert client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "confirm", "code": wrong}).status_code == 422
+    db.session.expire_all()
+    profile = service.profile_for(alice)
+    assert profile.code_attempts == 1 and profile.phone_verified_at is None and profile.pending_phone == "+14155550123"
+
+
+def test_a_number_the_sms_provider_refuses_keeps_nothing(client, login_as, twilio, row_counts):
+    org = OrgFactory()
+    alice = member(org)
+    login_as(alice)
+    before = row_counts()
+    # +15005550001 is Twilio's "invalid number" test number: well formed, refused by the provider.
+    refused = client.post(f"/o/{org.slug}/notifications/preferences", data={"action": "phone", "phone": "+15005550001"})
+    assert refused.status_code == 422 and "send a code to this number" in refused.text
+    assert twilio.messages == []
+    assert row_counts() == before  # not even the profile the request made before it tried

@@ -1,0 +1,1 @@
+"""The notification service's modules, one concern each; `portal.notifications.service` re-exports them."""
