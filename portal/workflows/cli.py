@@ -5,6 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from portal.uow import unit_of_work
+from portal.workflows import service
+
 group = AppGroup("workflows", help="Workflow administration.")
 
 
@@ -12,9 +15,8 @@ group = AppGroup("workflows", help="Workflow administration.")
 @click.argument("host")
 def allow_host(host: str):
     """Let http and llm nodes reach HOST (name or name:port) although it resolves to an internal address."""
-    from portal.workflows.service import allow_host as allow
-
-    allow(host)
+    with unit_of_work():
+        service.allow_host(host)
     click.echo(f"http and llm nodes may now reach {host}.")
 
 
@@ -22,7 +24,6 @@ def allow_host(host: str):
 @click.argument("host")
 def disallow_host(host: str):
     """Take HOST off the allowlist."""
-    from portal.workflows.service import disallow_host as disallow
-
-    disallow(host)
+    with unit_of_work():
+        service.disallow_host(host)
     click.echo(f"{host} is no longer allowlisted.")

@@ -1,16 +1,15 @@
 """Definition → LangGraph StateGraph, compiled once per (app, version) with the app's checkpointer.
 
 Each node is wrapped so that its start, end, duration, input, output and error are written as a step
-of the run (through the run's job, service.RunJob: one INSERT when the node ends), and so that a cancelled
-or timed-out run stops before its next node.
+of the run (through the run's job, executor.RunJob, reached as jobcontext.current_job(): one INSERT when the
+node ends), and so that a cancelled or timed-out run stops before its next node.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import operator
 import threading
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, TypedDict
 
@@ -21,8 +20,10 @@ from langgraph.types import RetryPolicy
 
 from portal.models import utcnow
 from portal.workflows import nodes
+from portal.workflows.checkpoint import saver
 from portal.workflows.definition import END as DEF_END
 from portal.workflows.definition import START as DEF_START
+from portal.workflows.jobcontext import UNKNOWN, RunStopped, current_job
 
 
 def _merge(left: dict | None, right: dict | None) -> dict:
@@ -35,23 +36,17 @@ class RunState(TypedDict, total=False):
     tokens: Annotated[int, operator.add]
 
 
-class RunStopped(Exception):
-    """The run was cancelled (or timed out) while it ran: stop before the next node, never retried."""
-
-
-_cache: dict[tuple[int, int, str], Any] = {}
+_cache: dict[tuple[int, int, datetime], Any] = {}
 _lock = threading.Lock()
 
 
-def compiled(version_id: int, definition: dict) -> Any:
+def compiled(version_id: int, version_created_at: datetime, definition: dict) -> Any:
     """The compiled graph of a workflow version (cached per app and version: versions never change)."""
     app = current_app._get_current_object()
-    # The definition's digest is part of the key: row ids come back after a database is emptied (tests).
-    key = (id(app), version_id, hashlib.sha1(json.dumps(definition, sort_keys=True).encode()).hexdigest())
+    # The version's creation time is part of the key: row ids come back after a database is emptied (tests).
+    key = (id(app), version_id, version_created_at)
     graph = _cache.get(key)
     if graph is None:
-        from portal.workflows.checkpoint import saver
-
         graph = build(definition, app).compile(checkpointer=saver(app))
         with _lock:
             if len(_cache) > 512:
@@ -100,7 +95,6 @@ def build(definition: dict, app: Flask) -> StateGraph:
 def _successor(node: dict, edges: list[dict]):
     """The function of a node's update that names the node running after it (None for END; UNKNOWN if it
     cannot tell), so that the node's end can mark it current in the same write (see RunJob.node_ended)."""
-    from portal.workflows.service import UNKNOWN
 
     def target(name: str) -> str | None:
         return None if name == DEF_END else name
@@ -118,10 +112,8 @@ def _route(node_id: str, state: RunState) -> str:
 
 
 def _wrap(app: Flask, node: dict, run, successor):
-    from portal.workflows import service
-
     def run_node(state: RunState, run_id: int) -> dict:
-        job = service.current_job()
+        job = current_job()
         started = utcnow()
         job.node_started(node["id"], started)
         ctx = nodes.Context(run_id=run_id, org_id=job.row.org_id, created_by_id=job.row.created_by_id, config=app.config)
@@ -141,7 +133,7 @@ def _wrap(app: Flask, node: dict, run, successor):
     def node_fn(state: RunState, config) -> dict:
         run_id = config["configurable"]["run_id"]
         # A run's nodes run one at a time (validation allows no fan-out), in the job's thread or with its
-        # context copied: the steps go through the job's one connection (service.current_job()).
+        # context copied: the steps go through the job's one connection (current_job()).
         if has_app_context() and current_app._get_current_object() is app:
             return run_node(state, run_id)
         with app.app_context():

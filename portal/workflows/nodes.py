@@ -6,13 +6,20 @@ import ipaddress
 import json
 import socket
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from langgraph.types import interrupt
 
+from portal.extensions import db
+from portal.notifications import service as notifications
+from portal.orgs.models import Organization
+from portal.uow import unit_of_work
 from portal.workflows.definition import expression, template
+from portal.workflows.models import WorkflowRun
+from portal.workflows.services.settings import allowed_hosts, llm_api_key, llm_settings
 
 
 class NodeRefused(Exception):
@@ -34,12 +41,14 @@ class Context:
     tokens: int = 0
 
     @property
-    def run(self) -> Any:
+    def run(self) -> WorkflowRun:
         """The run's row, loaded only by the nodes that need more than its ids (notify)."""
-        from portal.extensions import db
-        from portal.workflows.models import WorkflowRun
-
         return db.session.get(WorkflowRun, self.run_id)
+
+    @cached_property
+    def org(self) -> Organization:
+        """The run's organization, loaded only by the nodes that need it (llm settings, notify)."""
+        return db.session.get(Organization, self.org_id)
 
 
 def render(source: str, inp: dict, state: dict) -> str:
@@ -67,16 +76,14 @@ def approval(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
 
 
 def notify(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
-    from portal.notifications import service as notifications
-
     title = render(node["config"]["title"], inp, state)
     body = render(node["config"].get("body") or "", inp, state)
     recipients = [ctx.run.created_by] if ctx.created_by_id else []
     if recipients:
-        from portal.extensions import db
-        from portal.orgs.models import Organization
-
-        notifications.notify(db.session.get(Organization, ctx.org_id), recipients, "message", {"title": title[:300], "body": body})
+        # Committed as the node ends, like the run's steps (executor.RunJob): the job's session must not hold a
+        # write across the run's next steps, which go through the job's own connection (SQLite: one writer).
+        with unit_of_work():
+            notifications.notify(ctx.org, recipients, "message", {"title": title[:300], "body": body})
     return {node["id"]: {"sent": len(recipients)}}
 
 
@@ -84,8 +91,6 @@ def check_host(url: str) -> str | None:
     """Refuse URLs that reach private, loopback, link-local or otherwise internal addresses (SSRF),
     unless a super admin allowlisted the host (name or name:port). Returns the address that was checked,
     for the request to connect to (None for an allowlisted host)."""
-    from portal.workflows.service import allowed_hosts
-
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NodeRefused(f"Only http and https URLs with a host are allowed, not {url[:100]!r}.")
@@ -142,10 +147,9 @@ def http(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
 
 
 def llm(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
-    from portal.workflows.service import llm_settings_for
-
     cfg = node["config"]
-    settings, api_key = llm_settings_for(ctx.org_id)
+    settings = llm_settings(ctx.org)
+    api_key = llm_api_key(settings)
     if settings is None:
         raise NodeRefused("This organization has no LLM endpoint configured (Workflows → LLM settings).")
     url = settings.base_url.rstrip("/") + "/chat/completions"

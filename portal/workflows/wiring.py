@@ -3,13 +3,13 @@
 from flask import Flask
 
 from portal.infra import jobs, periodic
-from portal.workflows import api, bp, cli, tasks, views  # noqa: F401  (views and api attach their routes)
+from portal.workflows import api, bp, cli, executor, tasks, views  # noqa: F401  (views and api attach their routes)
 
 
 def init_app(app: Flask) -> None:
     """Register the workflow pages, the CLI group, the run job, the reaper and the pruner."""
     app.register_blueprint(bp)
     app.cli.add_command(cli.group)
-    jobs.register(app, tasks.run_workflow, tasks.reap, tasks.prune)
+    jobs.register(app, executor.run_workflow, tasks.reap, tasks.prune)
     periodic.every(app, 15, tasks.reap)  # with a 30 s heartbeat timeout: a dead worker is noticed within 45 s
     periodic.every(app, 3600, tasks.prune)

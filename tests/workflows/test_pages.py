@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import utcnow
+from portal.uow import unit_of_work
 from portal.workflows import service
 from portal.workflows.models import WorkflowRun, WorkflowStep
 
@@ -106,8 +107,9 @@ def test_prune_drops_steps_and_checkpoints_past_retention(app, org, admin, wait_
     new = service.start_run(org, wf.public_id, {"name": "new"}, "default", admin)
     wait_for_jobs()
     past = utcnow() - timedelta(days=app.config["WORKFLOW_RETENTION_DAYS"] + 1)
-    service._transition(old.id, ("succeeded",), finished_at=past)
-    assert service.prune() == 1
+    service.transition(old.id, ("succeeded",), finished_at=past)
+    with unit_of_work():  # as the prune job does: the checkpoints go once the steps' deletion is committed
+        assert service.prune() == 1
     steps = dict(db.session.execute(select(WorkflowStep.run_id, func.count()).group_by(WorkflowStep.run_id)).all())
     assert old.id not in steps and steps[new.id] == 2
     cp = saver(app)

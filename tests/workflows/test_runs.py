@@ -4,15 +4,19 @@ execute, status and steps, cancel (and its race with completion), approval, retr
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.models import utcnow
 from portal.notifications.models import Notification
+from portal.uow import unit_of_work
 from portal.workflows import service
 from portal.workflows.definition import STARTERS
-from portal.workflows.models import WorkflowUsageEvent
+from portal.workflows.executor import run_workflow
+from portal.workflows.models import WorkflowRun, WorkflowUsageEvent
 from tests.factories import OrgFactory, member
 
 from .conftest import wait_for_status
@@ -56,6 +60,20 @@ def test_execute_runs_the_graph_and_records_each_step(app, client, login_as, org
     assert "Hello, Ada!" in out["steps"][0]["output"] and '"name": "Ada"' in out["steps"][0]["input"]
     usage = db.session.scalar(select(WorkflowUsageEvent))
     assert (usage.status, usage.org_id) == ("succeeded", org.id)
+
+
+def test_a_succeeded_run_tells_its_starter_with_a_link_to_the_run(app, client, login_as, org, admin, user, wait_for_jobs):
+    wf_id = service.create_from_starter(org, "greeting", admin).public_id  # the author is not the one who runs it
+    login_as(user)
+    job_id = _execute(client, org, wf_id, {"name": "Ada"})
+    wait_for_jobs()
+    assert _status(client, org, job_id)["status"] == "succeeded"
+    notes = db.session.scalars(select(Notification).filter_by(event="workflow.succeeded")).all()
+    assert [n.user_id for n in notes] == [user.id]  # the starter, once
+    note = notes[0]
+    assert note.in_inbox and note.title == "Greeting finished" and f"Run {job_id} of Greeting succeeded in " in note.body
+    assert note.data["url"] == f"{app.config['BASE_URL']}/o/{org.slug}/runs/{job_id}"
+    assert client.get(note.data["url"].removeprefix(app.config["BASE_URL"])).status_code == 200  # the link opens the run
 
 
 def test_condition_routes_by_expression(app, client, login_as, org, admin, wait_for_jobs):
@@ -121,18 +139,21 @@ def test_cancel_race_a_cancelled_run_never_turns_succeeded(app, client, login_as
         status = _status(client, org, job_id)["status"]
         assert (code, status) in ((200, "cancelled"), (409, "succeeded")), (job_id, code, status)
     assert 200 in answers.values()
+    told = [n.data["run_id"] for n in db.session.scalars(select(Notification).filter_by(event="workflow.succeeded"))]
+    assert sorted(told) == sorted(job_id for job_id, code in answers.items() if code == 409)  # once per succeeded run, never for a cancelled one
 
 
 def test_cancel_a_queued_run(app, client, login_as, org, admin, wait_for_jobs):
     login_as(admin)
     wf_id = _create(client, org, copy.deepcopy(STARTERS["greeting"]))
+    saved = app.config["WORKFLOW_MAX_CONCURRENT_RUNS"]
     app.config["WORKFLOW_MAX_CONCURRENT_RUNS"] = 0  # in this process: nothing may start
     try:
         run = service.start_run(org, wf_id, {"name": "Q"}, "low", admin)
         resp = client.delete(f"/api/v1/workflows/{run.public_id}?org={org.slug}")
         assert resp.status_code == 200 and resp.get_json()["status"] == "cancelled"
     finally:
-        app.config["WORKFLOW_MAX_CONCURRENT_RUNS"] = 10
+        app.config["WORKFLOW_MAX_CONCURRENT_RUNS"] = saved
     wait_for_jobs()
     assert _status(client, org, run.public_id)["status"] == "cancelled"
 
@@ -251,22 +272,18 @@ def test_llm_node_without_settings_fails_with_a_reason(app, client, login_as, or
 def test_reaper_resumes_a_run_whose_worker_stopped_then_fails_it_after_too_many(app, org, admin, wait_for_jobs):
     """A run left "running" with a stale heartbeat (its worker died) is resumed from its checkpoint; after
     WORKFLOW_MAX_RECOVERIES it fails with that reason instead of staying "running"."""
-    from datetime import timedelta
-
-    from portal.models import utcnow
-
     wf = service.create_from_starter(org, "approval", admin)
     run = service.start_run(org, wf.public_id, {"amount": 1}, "default", admin)
     wait_for_jobs()
     assert wait_for_status(run.public_id, ("waiting_for_approval",)).status == "waiting_for_approval"
     # as if a worker had taken the run again and died mid-node
-    service._transition(run.id, ("waiting_for_approval",), status="running", heartbeat_at=utcnow() - timedelta(minutes=5))
+    service.transition(run.id, ("waiting_for_approval",), status="running", heartbeat_at=utcnow() - timedelta(minutes=5))
     assert service.reap()["resumed"] == 1
     wait_for_jobs()
     run = wait_for_status(run.public_id, ("waiting_for_approval",))
     assert run.status == "waiting_for_approval" and run.recoveries == 1
     assert [s.node_id for s in run.steps].count("draft") == 1  # resumed from the checkpoint
-    service._transition(run.id, ("waiting_for_approval",), status="running", heartbeat_at=utcnow() - timedelta(minutes=5), recoveries=app.config["WORKFLOW_MAX_RECOVERIES"])
+    service.transition(run.id, ("waiting_for_approval",), status="running", heartbeat_at=utcnow() - timedelta(minutes=5), recoveries=app.config["WORKFLOW_MAX_RECOVERIES"])
     assert service.reap()["failed"] == 1
     db.session.refresh(run)
     assert run.status == "failed" and "worker running it stopped" in run.error
@@ -294,20 +311,26 @@ def test_notify_node_sends_to_the_runs_creator(app, client, login_as, org, admin
     assert note is not None and note.title == "Done with export"
 
 
-def test_run_timeout_fails_the_run_with_that_reason(app, org, admin, wait_for_jobs):
-    if app.backend != "sqlite":
-        import pytest
-
-        pytest.skip("the worker process reads its timeout from its own environment")
+def test_run_timeout_fails_the_run_with_that_reason(app, org, admin):
+    """The job checks a run's age before each node: a run past WORKFLOW_RUN_TIMEOUT fails with that reason, and
+    its starter is told. The job runs here, in the test's process, so the timeout set here applies on both
+    backends (a worker process reads its own)."""
     wf = service.create_from_starter(org, "greeting", admin)
+    run = WorkflowRun(org_id=org.id, workflow_id=wf.id, version_id=service.latest(wf).id, created_by_id=admin.id, input={"name": "slow"},
+                      enqueued_at=utcnow())
+    db.session.add(run)
+    db.session.commit()  # queued but not enqueued: no worker competes for it
+    saved = app.config["WORKFLOW_RUN_TIMEOUT"]
     app.config["WORKFLOW_RUN_TIMEOUT"] = -1
     try:
-        run = service.start_run(org, wf.public_id, {"name": "slow"}, "default", admin)
-        wait_for_jobs()
+        with unit_of_work():
+            assert run_workflow(run.id) == "stopped"
     finally:
-        app.config["WORKFLOW_RUN_TIMEOUT"] = 3600
+        app.config["WORKFLOW_RUN_TIMEOUT"] = saved
     run = wait_for_status(run.public_id, ("failed",))
     assert run.status == "failed" and "Timed out" in run.error
+    note = db.session.scalar(select(Notification).filter_by(event="workflow.failed"))
+    assert note.user_id == admin.id and "Timed out" in note.body
 
 
 def test_super_admin_allowlists_a_host_in_the_console(app, client, login_as):

@@ -10,6 +10,8 @@ import time
 import pytest
 from rq import Worker
 
+from portal.extensions import db
+from portal.uow import unit_of_work
 from portal.workflows import service
 from tests.conftest import start_worker
 
@@ -46,9 +48,8 @@ def _forget_orphaned_jobs(app) -> None:
                 q.started_job_registry.remove(job_id)
 
 
+@pytest.mark.postgres_only  # the in-process runner has no worker process to kill; the reaper is tested on both backends
 def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, client, login_as, org, admin, allow_local, spare_workers, backend):
-    if app.backend != "postgres":
-        pytest.skip("the in-process runner has no worker process to kill; the reaper is tested on both backends")
     base, gate = allow_local
     proc = start_worker(backend["env"])
     spare_workers.append(proc)
@@ -59,6 +60,7 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
     ], "edges": [{"from": "START", "to": "first"}, {"from": "first", "to": "hold"}, {"from": "hold", "to": "after"}, {"from": "after", "to": "END"}]}
     wf = service.create_workflow(org, definition, admin)
     run = service.start_run(org, wf.public_id, {"n": 7}, "default", admin)
+    db.session.commit()  # the run is enqueued once it is committed
     assert gate.entered.wait(30), "no worker reached the gate"
     running = wait_for_status(run.public_id, ("running",))
     pid = int(running.worker.rsplit(":", 1)[1])
@@ -74,7 +76,8 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
         resumed = 0
         while not resumed and time.monotonic() < deadline:
             time.sleep(0.5)
-            resumed = service.reap()["resumed"]
+            with unit_of_work():  # as the reaper's job does: the run is enqueued again after the commit
+                resumed = service.reap()["resumed"]
         assert resumed == 1, "the reaper never noticed the dead worker"
     finally:
         app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = 30

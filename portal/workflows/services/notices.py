@@ -1,0 +1,41 @@
+"""What a run tells the person who started it: it succeeded, it failed, it waits for an approval."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.notifications import service as notifications
+from portal.orgs.models import Organization
+from portal.tokens import external_url
+
+
+def human_duration(ms: int) -> str:
+    """350 ms, 4.2 s, 3 min 20 s, 2 h 5 min."""
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def tell_starter(org_id: int, user_id: int | None, workflow_name: str, run_public_id: str, event: str, **data) -> None:
+    """Send event (workflow.succeeded, .failed, .needs_approval) to the run's starter, with a link to the run.
+
+    Takes ids and names rather than the run's row: the executor knows them from its claim and loads no run.
+    """
+    if user_id is None:
+        return
+    # One round trip for both (they are not in the job's session yet).
+    found = db.session.execute(select(Organization, User).join(User, User.id == user_id).where(Organization.id == org_id)).first()
+    if found is None:  # the starter's account is gone
+        return
+    org, user = found
+    link = external_url("workflows.run", org_slug=org.slug, run_id=run_public_id)
+    notifications.notify(org, [user], event, {"workflow_name": workflow_name, "run_id": run_public_id, "url": link, **data})

@@ -1,0 +1,137 @@
+"""Runs: start one (enqueued once its row is committed), list and read them, cancel, approve, retry, run again.
+
+Run status changes are conditional UPDATEs (`... WHERE status IN (...)`): whichever of the worker and a
+cancel gets there first wins, so a cancelled run never turns into "succeeded".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from portal.errors import Conflict, ValidationFailed
+from portal.extensions import db
+from portal.infra.jobs import enqueue
+from portal.models import utcnow
+from portal.orgs.models import Organization
+from portal.tenancy import get_scoped_or_404, scoped
+from portal.uow import after_commit
+from portal.workflows.definition import validate, validate_input
+from portal.workflows.executor import run_workflow
+from portal.workflows.models import ACTIVE_STATUSES, PRIORITIES, Workflow, WorkflowRun, WorkflowUsageEvent, WorkflowVersion
+from portal.workflows.services.definitions import get_workflow, with_latest
+
+
+def enqueue_after_commit(run_id: int, priority: str) -> None:
+    """Hand the run to a worker once the transaction that queued it commits (never for a rolled-back one)."""
+    after_commit(lambda: enqueue(run_workflow, run_id, queue=priority))
+
+
+def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "default", by=None, *, version: WorkflowVersion | None = None) -> WorkflowRun:
+    """Queue a run of the workflow's latest version (or of `version`); it is enqueued by priority after the commit."""
+    if priority not in PRIORITIES:
+        raise ValidationFailed({"priority": f"Use one of: {', '.join(PRIORITIES)}."})
+    if version is None:
+        wf, version = with_latest(org, workflow_id)
+    else:
+        wf = get_workflow(org, workflow_id)
+    problems = version_problems(version)
+    if problems:
+        raise ValidationFailed(problems, "This workflow has problems to fix before it can run.")
+    data = {} if data is None else data
+    problems = validate_input(version.definition, data)
+    if problems:
+        raise ValidationFailed(problems, "The input does not fit the workflow's input schema.")
+    run = WorkflowRun(org_id=org.id, workflow_id=wf.id, version_id=version.id, created_by_id=getattr(by, "id", None), priority=priority,
+                      input=data, enqueued_at=utcnow())
+    db.session.add(run)
+    db.session.flush()
+    enqueue_after_commit(run.id, priority)
+    return run
+
+
+_problems: dict[tuple[int, Any], dict] = {}
+
+
+def version_problems(version: WorkflowVersion) -> dict:
+    """validate() of a version's definition, remembered: versions never change, and every run of one asks."""
+    # Keyed by id and creation time: row ids come back after a database is emptied (tests), creation times don't.
+    key = (version.id, version.created_at)
+    problems = _problems.get(key)
+    if problems is None:
+        problems = validate(version.definition)
+        if len(_problems) > 1024:
+            _problems.clear()
+        _problems[key] = problems
+    return dict(problems)
+
+
+def list_runs(org: Organization, wf: Workflow | None = None, limit: int = 50) -> list[WorkflowRun]:
+    """The org's latest runs (of one workflow when given), newest first."""
+    query = scoped(WorkflowRun, org).order_by(WorkflowRun.id.desc()).limit(limit)
+    if wf is not None:
+        query = query.where(WorkflowRun.workflow_id == wf.id)
+    return list(db.session.scalars(query))
+
+
+def get_run(org: Organization, public_id: str) -> WorkflowRun:
+    """The org's run; NotFound for another org's."""
+    return get_scoped_or_404(WorkflowRun, org, public_id)
+
+
+def transition(run_id: int, from_statuses: tuple[str, ...], **values) -> bool:
+    """Move a run to new values only if its status is one of from_statuses; True when it moved."""
+    result = db.session.execute(
+        update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status.in_(from_statuses)).values(updated_at=utcnow(), **values),
+        execution_options={"synchronize_session": False},
+    )
+    return result.rowcount == 1
+
+
+def record_usage(run: WorkflowRun) -> None:
+    """Write (or update, after a retry) the usage event of a run that ended outside its job."""
+    event = db.session.scalar(select(WorkflowUsageEvent).filter_by(run_id=run.id)) or WorkflowUsageEvent(
+        org_id=run.org_id, workflow_id=run.workflow_id, run_id=run.id)
+    event.status, event.duration_ms, event.llm_tokens = run.status, run.duration_ms or 0, run.llm_tokens
+    db.session.add(event)
+    db.session.flush()
+
+
+def cancel(org: Organization, public_id: str) -> WorkflowRun:
+    """Stop a queued, running or waiting run; a running one stops before its next node."""
+    run = get_run(org, public_id)
+    if not transition(run.id, ACTIVE_STATUSES, status="cancelled", finished_at=utcnow(), current_node=None, error="Cancelled."):
+        db.session.refresh(run)
+        raise Conflict(f"The run has already {run.status}.", code="run_finished")
+    db.session.refresh(run)
+    record_usage(run)
+    return run
+
+
+def decide(org: Organization, public_id: str, approved: bool, by=None) -> WorkflowRun:
+    """Approve or reject a run waiting for approval; the decision is written to the state and the run resumes."""
+    run = get_run(org, public_id)
+    decision = {"approved": bool(approved), "by": getattr(by, "email", None), "at": utcnow().isoformat()}
+    if not transition(run.id, ("waiting_for_approval",), status="queued", decision=decision, enqueued_at=utcnow()):
+        db.session.refresh(run)
+        raise Conflict(f"The run is {run.status.replace('_', ' ')}, not waiting for approval.", code="not_waiting")
+    db.session.refresh(run)
+    enqueue_after_commit(run.id, run.priority)
+    return run
+
+
+def retry(org: Organization, public_id: str) -> WorkflowRun:
+    """Resume a failed run from its last checkpoint: the failed node runs again, earlier ones do not."""
+    run = get_run(org, public_id)
+    if not transition(run.id, ("failed",), status="queued", error=None, finished_at=None, started_at=None, enqueued_at=utcnow()):
+        raise Conflict("Only a failed run can be retried.", code="not_failed")
+    db.session.refresh(run)
+    enqueue_after_commit(run.id, run.priority)
+    return run
+
+
+def run_again(org: Organization, public_id: str, by=None) -> WorkflowRun:
+    """A new run of the workflow with the same input and priority."""
+    run = get_run(org, public_id)
+    return start_run(org, run.workflow.public_id, run.input, run.priority, by)
