@@ -70,9 +70,9 @@ def init_api_keys_and_csrf(app: Flask) -> None:
     key_auth.init_app(app)
 
     def authenticate_api_key_or_check_csrf():
-        refused = key_auth.before_request()
-        if refused is not None:
-            return refused
+        refusal = key_auth.before_request()
+        if refusal is not None:
+            return json_error(refusal.status, refusal.message, refusal.code, refusal.fields, headers=refusal.headers)
         if g.api_key is None and app.config["WTF_CSRF_ENABLED"]:
             csrf.protect(apply_exemptions=True)
         return None

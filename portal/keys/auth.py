@@ -2,12 +2,14 @@
 
 The hot path makes no database query: the format and checksum are checked offline, the SHA-256 of the
 key is looked up in a bounded in-process cache, and the Redis round trip of the rate limiter (at most
-one a request; busy keys spend tokens leased for 0.2 s, see portal.keys.runtime) also returns the
+one a request; busy keys spend tokens leased for 0.2 s, see portal.infra.ratelimit) also returns the
 key-change epoch, which says whether the cached entry may be stale. A commit that changes a key, its
-owner, its owner's membership or its org bumps the epoch (SQLAlchemy session events below): the
-committing process forgets its cache at once, every other process within 0.2 s. Without Redis (one
-process) cached entries live one second; with Redis, 60 seconds as a backstop for changes made
-outside the ORM.
+owner, its owner's membership or its org bumps the epoch (portal.keys.invalidation): the committing
+process forgets its cache at once, every other process within 0.2 s. Without Redis (one process)
+cached entries live one second; with Redis, 60 seconds as a backstop for changes made outside the ORM.
+
+This module speaks no HTTP: a refused key is a `Refusal`, which the request hook (portal.security)
+renders as the API's JSON error.
 """
 
 from __future__ import annotations
@@ -18,18 +20,16 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from itertools import chain
 
-from flask import Flask, current_app, g, has_app_context, request
-from sqlalchemy import and_, event, inspect, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from flask import Flask, current_app, g, request
+from sqlalchemy import and_, inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from portal.accounts.models import User
 from portal.extensions import db, login_manager
-from portal.http import json_error
+from portal.infra.ratelimit import Decision, RateLimiter, make_limiter
 from portal.keys import tokens
 from portal.keys.models import ApiKey, ApiKeySecret
-from portal.keys.runtime import Decision, make_backend
 from portal.keys.scopes import required_scope
 from portal.orgs.models import Membership, Organization
 
@@ -39,8 +39,26 @@ CACHE_SIZE = 10_000
 SHARED_TTL = 60.0  # with Redis the epoch announces changes; the TTL only backs it up
 LOCAL_TTL = 1.0  # without a shared epoch (or while Redis is unreachable): a revoke is seen within 1 s
 NEGATIVE_TTL = 30.0  # unknown keys: remembered briefly, so a flood of made-up keys stays off the database
+NAMESPACE = "vetrai:keys:"  # the Redis keys of the key limiter, epoch and usage counts
 
 _USER_COLUMNS = [attr.key for attr in inspect(User).column_attrs]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request's key is refused, for the request hook to answer with (as the API's JSON error)."""
+
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def refuse(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Refusal:
+    """A Refusal; a 401 also says in WWW-Authenticate (RFC 6750) that the token is the problem."""
+    headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{code}"'} if status == 401 else {}
+    return Refusal(status, code, message, headers, fields or {})
 
 
 @dataclass(frozen=True)
@@ -128,9 +146,9 @@ def load_key(secret_hash: str) -> CachedKey | None:
             Organization.is_suspended.label("org_suspended"), Membership.role, *user_cols,
         )
         .join(ApiKey, ApiKeySecret.key_id == ApiKey.id)
-        .join(Organization, ApiKey.org_id == Organization.id)
+        .join(Organization, Organization.id == ApiKey.org_id)
         .join(User, ApiKey.user_id == User.id)
-        .outerjoin(Membership, and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.user_id))
+        .outerjoin(Membership, and_(Membership.user_id == ApiKey.user_id, Organization.id == Membership.org_id))
         .where(ApiKeySecret.secret_hash == secret_hash)
     )
     row = db.session.execute(query).mappings().first()
@@ -171,20 +189,13 @@ def presented_key() -> str | None:
     return value.strip() if value is not None else None
 
 
-def _refuse(status: int, code: str, message: str, headers: dict | None = None):
-    headers = dict(headers or {})
-    if status == 401:
-        headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{code}"'
-    return json_error(status, message, code, headers=headers)
-
-
 class KeyAuth:
-    """This app's key cache and backend (app.extensions["keys"])."""
+    """This app's key cache and rate limiter (app.extensions["keys"])."""
 
     def __init__(self, app: Flask):
-        self.backend = make_backend(app.config.get("REDIS_URL"))
+        self.limiter: RateLimiter = make_limiter(app.config.get("REDIS_URL"), NAMESPACE)
         self.cache = KeyCache(app.config.get("API_KEY_CACHE_SIZE", CACHE_SIZE))
-        self.ttl = SHARED_TTL if self.backend.shared else LOCAL_TTL
+        self.ttl = SHARED_TTL if self.limiter.shared else LOCAL_TTL
         self.epoch_seen: int | None = None
         self._lock = threading.Lock()
         self._skip_redis_until = 0.0  # after a Redis failure: fail open without waiting on it for a second
@@ -206,14 +217,14 @@ class KeyAuth:
                 if epoch != self.epoch_seen:
                     self.epoch_seen = epoch
                     self.cache.clear()
-                    self.backend.drop_leases()
+                    self.limiter.drop_leases()
 
     def changed(self) -> None:
         """A commit in this process changed keys or their owners: forget them here, tell the others."""
         self.cache.clear()
-        self.backend.drop_leases()
+        self.limiter.drop_leases()
         try:
-            epoch = self.backend.bump_epoch()
+            epoch = self.limiter.bump_epoch()
         except Exception:  # noqa: BLE001 - Redis down: other processes fall back to the 1 s TTL meanwhile
             self._warn("could not bump the API key epoch in Redis")
             return
@@ -243,20 +254,20 @@ class KeyAuth:
 
     # ---------------------------------------------------------------- the request
 
-    def authenticate(self, raw: str):
-        """Authenticate raw for this request; an error response, or None with current_user set."""
+    def authenticate(self, raw: str) -> Refusal | None:
+        """Authenticate raw for this request: a Refusal, or None with current_user set."""
         now = time.time()
         if not tokens.well_formed(raw):
-            return _refuse(401, "invalid_key", "The API key is not valid. Check that it was copied whole.")
+            return refuse(401, "invalid_key", "The API key is not valid. Check that it was copied whole.")
         secret_hash = tokens.digest(raw)
         entry = self.lookup(secret_hash, now)
         if entry is None or not hmac.compare_digest(entry.secret_hash, secret_hash):
-            return _refuse(401, "invalid_key", "The API key is not valid.")
+            return refuse(401, "invalid_key", "The API key is not valid.")
         decision: Decision | None = None
         if not entry.revoked:  # a revoke is final: no need to ask Redis
             if time.monotonic() >= self._skip_redis_until:
                 try:
-                    decision = self.backend.hit(entry.public_id, entry.rate_limit)
+                    decision = self.limiter.hit(entry.public_id, entry.rate_limit)
                 except Exception:  # noqa: BLE001 - fail open on a Redis outage, but trust the cache for 1 s only
                     self._skip_redis_until = time.monotonic() + 1.0
                     self._warn("API key rate limiter unavailable (Redis); letting requests through meanwhile")
@@ -268,23 +279,23 @@ class KeyAuth:
             elif now - entry.loaded_at >= LOCAL_TTL:
                 entry = self._load(secret_hash, now)
             if entry is None:
-                return _refuse(401, "invalid_key", "The API key is not valid.")
+                return refuse(401, "invalid_key", "The API key is not valid.")
         g.api_key_hit = (entry, decision)  # after_request adds the RateLimit-* headers and counts the request
         problem = entry.problem(now)
         if problem is not None:
-            return _refuse(*problem)
+            return refuse(*problem)
         if decision is not None and not decision.allowed:
-            return json_error(429, f"This key's rate limit is {entry.rate_limit} requests a minute. Retry after the Retry-After seconds.", "rate_limited")
+            return refuse(429, "rate_limited", f"This key's rate limit is {entry.rate_limit} requests a minute. Retry after the Retry-After seconds.")
         view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is not None:
             needed = required_scope(view, request.method)
             if needed not in entry.scopes:
-                return json_error(403, f"This API key lacks the '{needed}' scope this endpoint needs.", "insufficient_scope", {"scope": needed})
+                return refuse(403, "insufficient_scope", f"This API key lacks the '{needed}' scope this endpoint needs.", {"scope": needed})
         # A key is bound to its organization: platform roles never come with it.
         attach_user({**entry.user, "platform_role": None})
         g.api_key = entry
         g.api_key_org_id = entry.org_id
-        self.backend.usage.used(entry.public_id, now, request.remote_addr or "")
+        self.limiter.used(entry.public_id, now, request.remote_addr or "")
         return None
 
     def after_request(self, response):
@@ -298,8 +309,7 @@ class KeyAuth:
         rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
         status = response.status_code
         outcome = "429" if status == 429 else "5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"
-        self.backend.usage.add(entry.public_id, _utc_day(), f"{request.method} {rule}", outcome)
-        self.backend.record()
+        self.limiter.count(entry.public_id, _utc_day(), f"{request.method} {rule}", outcome)
         return response
 
 
@@ -320,8 +330,13 @@ def runtime() -> KeyAuth:
     return current_app.extensions["keys"]
 
 
-def before_request():
-    """For /api/ requests that send a key: authenticate it (an error response, or None)."""
+def limiter() -> RateLimiter:
+    """The current app's key rate limiter (with the usage counts not yet stored)."""
+    return runtime().limiter
+
+
+def before_request() -> Refusal | None:
+    """For /api/ requests that send a key: authenticate it (a Refusal, or None)."""
     g.api_key = None
     if not request.path.startswith("/api/"):
         return None
@@ -332,53 +347,6 @@ def before_request():
 
 
 def init_app(app: Flask) -> None:
+    """Give app its key cache and limiter, and the after-request step that adds RateLimit headers and counts usage."""
     app.extensions["keys"] = KeyAuth(app)
     app.after_request(lambda response: app.extensions["keys"].after_request(response))
-
-
-# ---------------------------------------------------------------- epoch bumps after commits that matter
-
-_USER_FIELDS = frozenset({"is_suspended", "platform_role", "email", "name", "timezone", "email_verified_at", "password_hash", "session_token"})
-_KEY_BOOKKEEPING = frozenset({"last_used_at", "last_used_ip", "expiry_notice_days", "updated_at"})
-
-
-def _changed(obj, names) -> bool:
-    state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in names)
-
-
-def _affects_keys(obj, new_or_deleted: bool) -> bool:
-    if isinstance(obj, ApiKeySecret | Membership):
-        return True
-    if isinstance(obj, ApiKey):
-        return new_or_deleted or _changed(obj, {a.key for a in inspect(ApiKey).column_attrs} - _KEY_BOOKKEEPING)
-    if isinstance(obj, Organization):
-        return new_or_deleted or _changed(obj, {"is_suspended"})
-    if isinstance(obj, User):
-        return new_or_deleted or _changed(obj, _USER_FIELDS)
-    return False
-
-
-@event.listens_for(Session, "after_flush")
-def _note_key_changes(session, _flush_context) -> None:
-    if session.info.get("keys_changed"):
-        return
-    for obj in chain(session.new, session.deleted):
-        if _affects_keys(obj, True):
-            session.info["keys_changed"] = True
-            return
-    for obj in session.dirty:
-        if _affects_keys(obj, False):
-            session.info["keys_changed"] = True
-            return
-
-
-@event.listens_for(Session, "after_commit")
-def _announce_key_changes(session) -> None:
-    if session.info.pop("keys_changed", False) and has_app_context() and "keys" in current_app.extensions:
-        current_app.extensions["keys"].changed()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_key_changes(session) -> None:
-    session.info.pop("keys_changed", None)

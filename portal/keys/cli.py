@@ -1,4 +1,7 @@
-"""`flask keys create|revoke|flush-usage`: key management from a shell (provisioning, break-glass)."""
+"""`flask keys create|revoke|flush-usage`: key management from a shell (provisioning, break-glass).
+
+Each command is one unit of work: what it changed is committed when it succeeds, nothing when it fails.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from portal.errors import ServiceError
+from portal.extensions import db
+from portal.keys import service, tasks
+from portal.orgs import members
+from portal.orgs.models import Organization
+from portal.uow import unit_of_work
+
 group = AppGroup("keys", help="API key management from a shell (provisioning, break-glass).")
 
 
-def _org(slug: str):
-    from portal.extensions import db
-    from portal.orgs.models import Organization
-
+def _org(slug: str) -> Organization:
     org = db.session.scalar(select(Organization).filter_by(slug=slug))
     if org is None:
         raise click.ClickException(f"No organization with the slug {slug!r}.")
@@ -28,17 +35,15 @@ def _org(slug: str):
 @click.option("--rate-limit", type=int, default=None, help="Requests a minute")
 def create_command(slug: str, email: str, scopes: str, name: str, expires, rate_limit: int | None):
     """Create a key; the full key is the last line of the output (it is never shown again)."""
-    from portal.errors import ServiceError
-    from portal.keys import service
-
-    org = _org(slug)
-    member = service.membership_of(org, email)
-    if member is None:
-        raise click.ClickException(f"{email} is not a member of {slug}.")
-    try:
-        key, secret = service.create_key(org, member, name=name, scopes=scopes, expires_at=expires, rate_limit=rate_limit)
-    except ServiceError as exc:
-        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message) from exc
+    with unit_of_work():
+        org = _org(slug)
+        member = members.member_by(org, email)
+        if member is None:
+            raise click.ClickException(f"{email} is not a member of {slug}.")
+        try:
+            key, secret = service.create_key(org, member, name=name, scopes=scopes, expires_at=expires, rate_limit=rate_limit)
+        except ServiceError as exc:
+            raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message) from exc
     click.echo(f"Created {key.public_id} ({key.name}) for {member.user.email} in {org.slug}, scopes {','.join(key.scopes)}"
                + (f", expires {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else "") + ".")
     click.echo("Store this key now; it is not shown again:")
@@ -50,17 +55,16 @@ def create_command(slug: str, email: str, scopes: str, name: str, expires, rate_
 @click.argument("key_id")
 def revoke_command(slug: str, key_id: str):
     """Revoke a key by id (key_...); the audit log records it as done from the CLI."""
-    from portal.keys import service
-
-    key = service.revoke_key_as_operator(_org(slug), key_id)
-    if key is None:
-        raise click.ClickException(f"No key {key_id} in {slug}.")
+    with unit_of_work():
+        key = service.revoke_key_as_operator(_org(slug), key_id)
+        if key is None:
+            raise click.ClickException(f"No key {key_id} in {slug}.")
     click.echo(f"Revoked {key_id}.")
 
 
 @group.command("flush-usage")
 def flush_usage_command():
     """Move buffered usage counts into the database now."""
-    from portal.keys import service
-
-    click.echo(f"Flushed {service.flush_usage()} usage buckets.")
+    with unit_of_work():
+        written = tasks.flush_usage()
+    click.echo(f"Flushed {written} usage buckets.")

@@ -39,6 +39,9 @@ class ApiKey(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     last_used_ip: Mapped[str | None] = mapped_column(String(64))
     # The smallest threshold (days before expiry) a key.expiring notice went out for; None: none yet.
     expiry_notice_days: Mapped[int | None] = mapped_column(Integer)
+    # What a cached key holds (portal.keys.invalidation): a change to these drops it in every process.
+    # Not the bookkeeping (last use, reminders sent) nor the display parts, which auth never reads.
+    KEY_AUTH_FIELDS = ("org_id", "user_id", "scopes", "rate_limit", "expires_at", "revoked_at")
 
     owner: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
@@ -78,6 +81,7 @@ class ApiKeySecret(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # Set when a rotation replaced this secret: it works until then (the grace period).
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    KEY_AUTH_FIELDS = ("key_id", "secret_hash", "expires_at")  # see ApiKey.KEY_AUTH_FIELDS
 
     key: Mapped[ApiKey] = relationship(back_populates="secrets")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.errors import ServiceError
@@ -15,7 +15,7 @@ from portal.keys.chart import usage_chart
 from portal.keys.forms import KeyForm, NewKeyForm, PolicyForm, RotateForm
 from portal.pagination import clamp
 from portal.tenancy import current_membership, current_org, org_required
-from portal.web import render_page
+from portal.web import after_change, flash_error, render_page, wants_fragment
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -100,6 +100,14 @@ def _show_context(key, form: KeyForm | None = None, notice: str | None = None) -
     }
 
 
+def _changed(key, message: str):
+    """After a change on the key's page: htmx swaps in the details with a notice; a browser gets a flash and a 303."""
+    if wants_fragment():
+        return render_template("keys/_details.html", **_show_context(key, notice=message))
+    flash(message, "success")
+    return redirect(url_for("keys.show", org_slug=current_org.slug, key_id=key.public_id), 303)
+
+
 @bp.get("/o/<org_slug>/keys/<key_id>")
 @org_required("keys.create")
 def show(org_slug: str, key_id: str):
@@ -120,11 +128,9 @@ def update(org_slug: str, key_id: str):
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
-            if not request.headers.get("HX-Request"):
-                flash("Key settings saved.", "success")
-                return redirect(url_for("keys.show", org_slug=org_slug, key_id=key_id), 303)
-            return render_page("keys/show.html", "keys/_details.html", **_show_context(key, notice="Key settings saved."))
+            return _changed(key, "Key settings saved.")
     return render_page("keys/show.html", "keys/_details.html", **_show_context(key, form)), 422
+
 
 
 @bp.post("/o/<org_slug>/keys/<key_id>/rotate")
@@ -132,7 +138,11 @@ def update(org_slug: str, key_id: str):
 def rotate(org_slug: str, key_id: str):
     form = RotateForm()
     grace = form.grace_period.data if form.validate_on_submit() else -1
-    key, secret, until = service.rotate_key(current_org, current_membership, key_id, grace)
+    try:
+        key, secret, until = service.rotate_key(current_org, current_membership, key_id, grace)
+    except ServiceError as exc:  # a stale page: the key was revoked or expired meanwhile
+        flash_error(exc)
+        return after_change(url_for("keys.show", org_slug=org_slug, key_id=key_id))
     context = {**_list_context(), **_show_context(key)}
     return render_page("keys/created.html", "keys/_created_dialog.html", secret=secret, rotated_until=until, **context), 200, NO_STORE
 
@@ -141,11 +151,7 @@ def rotate(org_slug: str, key_id: str):
 @org_required("keys.create")
 def revoke(org_slug: str, key_id: str):
     key = service.revoke_key(current_org, current_membership, key_id)
-    message = f"Key {key.name} is revoked: calls with it now fail."
-    if not request.headers.get("HX-Request"):
-        flash(message, "success")
-        return redirect(url_for("keys.show", org_slug=org_slug, key_id=key_id), 303)
-    return render_page("keys/show.html", "keys/_details.html", **_show_context(key, notice=message))
+    return _changed(key, f"Key {key.name} is revoked: calls with it now fail.")
 
 
 @bp.route("/o/<org_slug>/keys/policy", methods=["GET", "POST"])
@@ -160,6 +166,6 @@ def policy(org_slug: str):
             apply_errors(form, exc)
         else:
             flash("Key policy saved. It applies to keys created or changed from now on.", "success")
-            return redirect(url_for("keys.policy", org_slug=org_slug), 303)
+            return after_change(url_for("keys.policy", org_slug=org_slug))
     status = 422 if form.errors or getattr(form, "form_errors", None) else 200
     return render_page("keys/policy.html", "keys/_policy_form.html", org=current_org, form=form), status

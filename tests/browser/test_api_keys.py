@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal.keys import service
+from portal.keys import service, tasks
 from tests.factories import OrgFactory, member
 
 KEY = re.compile(r"^vtr_[0-9A-Za-z]{36}$")
@@ -55,7 +55,7 @@ def test_create_a_key_copy_it_then_see_it_masked_and_its_usage(app, client, page
 
     for _ in range(4):
         assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
-    service.flush_usage()
+    tasks.flush_usage()
     page.get_by_role("button", name="I have stored it").click()
     expect(page.locator("#keys-table")).to_contain_text(f"{secret[:10]}…{secret[-4:]}")
     assert secret not in page.content()

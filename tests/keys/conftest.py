@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from portal.extensions import db
 from portal.keys import service
 from tests.conftest import ARTIFACTS, ROOT, free_port
 from tests.factories import OrgFactory, member
@@ -29,10 +30,10 @@ def clean_key_runtime(request):
         return
     runtime = request.getfixturevalue("app").extensions["keys"]
     runtime.cache.clear()
-    runtime.backend.reset()
-    runtime.backend.drain_usage()
+    runtime.limiter.reset()
+    runtime.limiter.drain_usage()
     yield runtime
-    runtime.backend.drain_usage()
+    runtime.limiter.drain_usage()
 
 
 @pytest.fixture
@@ -47,10 +48,13 @@ def admin(org):
 
 @pytest.fixture
 def make_key():
-    """make_key(org, user, **fields) -> (ApiKey, full secret), created by the service as the owner."""
+    """make_key(org, user, **fields) -> (ApiKey, full secret), created by the service as the owner and
+    committed (as the request that creates it would be), so that other processes see it too."""
 
     def make(org, user, *, name="test key", scopes=("read", "write", "admin"), **fields):
-        return service.create_key(org, membership(org, user), name=name, scopes=list(scopes), **fields)
+        made = service.create_key(org, membership(org, user), name=name, scopes=list(scopes), **fields)
+        db.session.commit()
+        return made
 
     return make
 
@@ -97,17 +101,24 @@ class Server:
         time.sleep(0.3)  # let an idle worker accept it (the access log tells afterwards which one did)
         return held
 
-    def served_by(self) -> list[tuple[int, int]]:
-        """(worker pid, status) of every request in the access log."""
-        lines = self.access_log.read_text().split("\n") if self.access_log.exists() else []
-        return [(int(p.strip("<>")), int(s)) for p, s in (line.split()[:2] for line in lines if line.strip())]
+    def served_by(self, at_least: int = 0) -> list[tuple[int, int]]:
+        """(worker pid, status) of every request but the start-up health checks, from the access log. Waits (up
+        to 5 s) for `at_least` of them: a worker writes its line just after the client has read the answer."""
+        deadline = time.monotonic() + 5
+        while True:
+            lines = self.access_log.read_text().split("\n") if self.access_log.exists() else []
+            served = [(int(p.strip("<>")), int(s)) for p, s, _method, path in (line.split()[:4] for line in lines if line.strip())
+                      if path != "/health"]
+            if len(served) >= at_least or time.monotonic() > deadline:
+                return served
+            time.sleep(0.05)
 
 
 @pytest.fixture
 def gunicorn(app, backend, tmp_path):
-    """start(workers) -> a gunicorn serving wsgi:app with the backend's environment (PostgreSQL + Redis)."""
-    if backend["name"] != "postgres":
-        pytest.skip("a second process shares limits and revocations through Redis: PostgreSQL + Redis backend only")
+    """start(workers) -> a gunicorn serving wsgi:app with the backend's environment (PostgreSQL + Redis).
+    For tests marked postgres_only: a second process shares limits and revocations through Redis."""
+    assert backend["name"] == "postgres", "mark the test postgres_only: only Redis shares state between processes"
     servers: list[Server] = []
 
     def start(workers: int = 1) -> Server:
@@ -115,7 +126,9 @@ def gunicorn(app, backend, tmp_path):
         access_log = tmp_path / f"access-{port}.log"
         log = open(ARTIFACTS / f"gunicorn-keys-{os.getpid()}.log", "ab")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            # Sync workers, one request at a time each: `Server.hold` relies on a held request keeping its worker busy.
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "sync", "--threads", "1",
+             "--bind", f"127.0.0.1:{port}",
              "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(m)s %(U)s", "wsgi:app"],
             cwd=ROOT, env={**os.environ, **backend["env"]}, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal import create_app
 from portal.audit.models import AuditEvent
 from portal.extensions import db
-from portal.keys import service
+from portal.keys import service, tasks
 from portal.keys.auth import CachedKey, KeyCache
 from portal.keys.models import ApiKeyUsage
 from portal.models import utcnow
@@ -38,8 +38,16 @@ def test_the_key_cache_is_bounded_and_forgets_the_least_recently_used_first():
     assert {cache.get(f"{n:064x}").key_pk for n in (0, 2, 3)} == {0, 2, 3}
 
 
-def test_the_running_apps_cache_has_the_configured_bound(app):
-    assert app.extensions["keys"].cache.size == app.config.get("API_KEY_CACHE_SIZE", 10_000) > 0
+def test_the_key_cache_takes_its_bound_from_the_apps_config(app):
+    sized = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": app.config["RATELIMIT_STORAGE_URI"], "API_KEY_CACHE_SIZE": 7,
+    })
+    try:
+        assert sized.extensions["keys"].cache.size == 7
+    finally:
+        with sized.app_context():
+            db.engine.dispose()
 
 
 def test_a_server_error_is_counted_as_5xx_in_the_usage(app, org, admin, make_key):
@@ -55,7 +63,7 @@ def test_a_server_error_is_counted_as_5xx_in_the_usage(app, org, admin, make_key
         assert client.get("/api/v1/test-boom", headers=bearer(secret)).status_code == 500
         assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
         with boom.app_context():
-            service.flush_usage()
+            tasks.flush_usage()
     finally:
         with boom.app_context():
             db.engine.dispose()

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.keys import service, tokens
+from portal.keys import service, tasks, tokens
 from portal.keys.models import ApiKey
 from tests.factories import member
 from tests.security.helpers import tags
@@ -74,7 +74,7 @@ def test_the_key_page_shows_usage_chart_and_last_use(client, login_as, org, admi
     key, secret = make_key(org, admin, name="reporting", rate_limit=2)
     for _ in range(3):  # two pass, one is limited
         client.get("/api/v1/me", headers=bearer(secret), environ_base={"REMOTE_ADDR": "198.51.100.7"})
-    service.flush_usage()
+    tasks.flush_usage()
     login_as(admin)
     html = client.get(f"/o/{org.slug}/keys/{key.public_id}").get_data(as_text=True)
     assert "<svg" in html and "3 requests in 30 days" in html
@@ -142,3 +142,17 @@ def test_org_admins_set_the_key_policy(client, login_as, org, admin):
     bad = client.post(f"/o/{org.slug}/keys/policy", data={"max_lifetime_days": "0", "user_scopes": ["read"]})
     assert bad.status_code == 422
     assert "within 90 days" in client.get(f"/o/{org.slug}/keys/new").get_data(as_text=True)
+
+
+def test_rotating_a_key_revoked_meanwhile_says_why_on_its_page_and_changes_nothing(client, login_as, org, admin, make_key):
+    key, _ = make_key(org, admin, name="stale page")
+    login_as(admin)
+    client.post(f"/o/{org.slug}/keys/{key.public_id}/revoke", headers=HTMX)  # in another tab, say
+    key_page = f"/o/{org.slug}/keys/{key.public_id}"
+    browser = client.post(f"{key_page}/rotate", data={"grace_period": "3600"})
+    assert browser.status_code == 303 and browser.headers["Location"].endswith(key_page)
+    assert "only active keys can be rotated" in client.get(key_page).get_data(as_text=True)
+    swapped = client.post(f"{key_page}/rotate", headers=HTMX, data={"grace_period": "3600"})
+    assert swapped.status_code == 204 and swapped.headers["HX-Redirect"].endswith(key_page)
+    db.session.expire_all()
+    assert [s.expires_at for s in db.session.get(ApiKey, key.id).secrets] == [None]  # no new secret, no grace end

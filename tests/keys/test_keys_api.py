@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.audit.models import AuditEvent
 from portal.errors import ValidationFailed
 from portal.extensions import db
-from portal.keys import service, tokens
+from portal.keys import service, tasks, tokens
 from portal.keys.models import ApiKey, ApiKeySecret
 from portal.models import utcnow
 from tests.factories import MembershipFactory, OrgFactory, member
@@ -53,7 +53,7 @@ def test_list_shows_last_use_and_30_day_usage_totals_in_the_same_answer(client, 
     for _ in range(3):
         assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
     client.get("/api/v1/orgs/no-such-org/members", headers=bearer(secret))  # a 404
-    service.flush_usage()
+    tasks.flush_usage()
     data = {k["name"]: k for k in client.get("/api/v1/keys", headers=bearer(secret)).json["data"]}
     assert data["busy"]["usage_30d"]["2xx"] == 3 and data["busy"]["usage_30d"]["4xx"] == 1
     assert data["busy"]["usage_30d"]["total"] == 4  # the listing itself is counted at the next flush
@@ -203,7 +203,7 @@ def test_usage_endpoint_counts_per_day_by_outcome_and_endpoint(client, org, admi
     for _ in range(4):  # 3 pass, the 4th is rate limited
         client.get("/api/v1/me", headers=bearer(secret))
     client.get("/api/v1/keys/key_doesnotexist00000000", headers=bearer(secret))
-    service.flush_usage()
+    tasks.flush_usage()
     _, reader = make_key(org, admin, rate_limit=1000)
     usage = client.get(f"/api/v1/keys/{key.public_id}/usage", headers=bearer(reader)).json
     assert usage["key_id"] == key.public_id and len(usage["days"]) == 30

@@ -1,21 +1,22 @@
-"""The per-process state behind key authentication: the rate limiter, the key-change epoch, usage counters.
+"""The rate limiter port, and the two things that ride on its round trip: a change epoch and usage counters.
 
-Two backends with one interface: Redis when REDIS_URL is set (shared by every gunicorn worker and the
-RQ worker), memory otherwise (the embedded default: one process).
+Two adapters behind one `RateLimiter` protocol: Redis when REDIS_URL is set (shared by every gunicorn
+worker and the RQ worker), memory otherwise (the embedded default: one process). Callers name what is
+limited by an id of their own (an API key's public id) and pick a Redis namespace for their keys.
 
-* Rate limit: GCRA (the generic cell rate algorithm, as in redis-cell): one timestamp per key, the
-  "theoretical arrival time". A key of N requests a minute may burst N, then gets one every 60/N s.
+* Rate limit: GCRA (the generic cell rate algorithm, as in redis-cell): one timestamp per id, the
+  "theoretical arrival time". An id of N requests a minute may burst N, then gets one every 60/N s.
   On Redis it is one Lua script using Redis's own clock, so every process shares one limit.
-* Leases: a busy key need not ask Redis on every request. Each process reserves tokens from the shared
-  bucket a few at a time (at most one second's worth of the key's limit, at most 64) and spends them
-  locally for up to 0.2 s, asking for more as it uses them up and giving unspent ones back on its next
-  call. Tokens are taken before they are spent, so the fleet never admits more than the limit; a key of
+* Leases: a busy id need not ask Redis on every request. Each process reserves tokens from the shared
+  bucket a few at a time (at most one second's worth of the limit, at most 64) and spends them locally
+  for up to 0.2 s, asking for more as it uses them up and giving unspent ones back on its next call.
+  Tokens are taken before they are spent, so the fleet never admits more than the limit; a limit of
   fewer than 120 requests a minute leases one token at a time, i.e. asks Redis on every request.
-* Epoch: a counter bumped after every commit that changes a key, its owner, its owner's membership or
-  its org. The rate-limit script returns it, so a request learns in the same round trip whether a
-  cached key may be stale; as leases last 0.2 s at most, a revoke reaches every process within that.
+* Epoch: a counter the caller bumps when something the limited callers depend on changed. The
+  rate-limit script returns it, so a request learns in the same round trip whether what it cached may
+  be stale; as leases last 0.2 s at most, a bump reaches every process within that.
 * Usage: counted in process memory (no I/O on the request path). With Redis, a background thread adds
-  the counts to Redis hashes every second, and a periodic job moves them into the database.
+  the counts to Redis hashes every second, and whoever drains them (a periodic job) stores them.
 """
 
 from __future__ import annotations
@@ -28,19 +29,19 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
+from redis import Redis
 from redis.exceptions import NoScriptError
 
 log = logging.getLogger(__name__)
 
 PERIOD = 60.0  # rate limits are requests per minute
-NAMESPACE = "vetrai:keys:"
-EPOCH_KEY = NAMESPACE + "epoch"
-USAGE_KEY = NAMESPACE + "usage"
-LAST_USED_KEY = NAMESPACE + "last_used"
 PUSH_INTERVAL = 1.0
+LEASE_SECONDS = 0.2  # how long a process may spend reserved tokens (and trust the epoch it got with them)
+MAX_LEASE = 64
 
-# KEYS[1] the key's GCRA timestamp, KEYS[2] the epoch. ARGV: limit per period, period (s), tokens wanted,
+# KEYS[1] the id's GCRA timestamp, KEYS[2] the epoch. ARGV: limit per period, period (s), tokens wanted,
 # tokens given back (reserved earlier, unspent). Grants between 1 and `wanted` tokens, or none.
 # Returns {granted, remaining, reset_after, retry_after, epoch}; numbers with fractions as strings.
 GCRA_LUA = """
@@ -67,10 +68,7 @@ redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 
 return {granted, grantable - granted, tostring(new_tat - now), '0', epoch}
 """
 
-LEASE_SECONDS = 0.2  # how long a process may spend reserved tokens (and trust the epoch it got with them)
-MAX_LEASE = 64
-
-# Keep the latest "time|ip" per key: KEYS[1] the hash; ARGV pairs of (key id, "time|ip").
+# Keep the latest "time|ip" per id: KEYS[1] the hash; ARGV pairs of (id, "time|ip").
 LAST_USED_LUA = """
 for i = 1, #ARGV, 2 do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
@@ -91,7 +89,7 @@ class Decision:
     remaining: int
     reset_after: float  # seconds until the full quota is back
     retry_after: float  # seconds until the next request may pass (0 when this one did)
-    epoch: int | None  # the key-change epoch seen in the same round trip; None when unknown
+    epoch: int | None  # the change epoch seen in the same round trip; None when unknown
     fresh: bool = True  # False when decided from a lease, whose epoch may be up to LEASE_SECONDS old
 
     def headers(self) -> list[tuple[str, str]]:
@@ -107,8 +105,8 @@ class Decision:
 
 
 def gcra(tat: float | None, now: float, limit: int, period: float = PERIOD) -> tuple[Decision, float]:
-    """The GCRA step in Python (the memory backend; the Lua script is the same arithmetic).
-    Returns the decision and the key's new theoretical arrival time."""
+    """The GCRA step in Python (the memory adapter; the Lua script is the same arithmetic).
+    Returns the decision and the id's new theoretical arrival time."""
     interval = period / limit
     tat = max(tat or now, now)
     new_tat = tat + interval
@@ -119,8 +117,26 @@ def gcra(tat: float | None, now: float, limit: int, period: float = PERIOD) -> t
     return Decision(True, limit, remaining, new_tat - now, 0.0, None), new_tat
 
 
-UsageCounts = dict[tuple[str, str, str, str], int]  # (key id, day, endpoint, outcome) -> requests
-LastUsed = dict[str, tuple[float, str]]  # key id -> (unix time, ip)
+UsageCounts = dict[tuple[str, str, str, str], int]  # (id, day, endpoint, outcome) -> requests
+LastUsed = dict[str, tuple[float, str]]  # id -> (unix time, ip)
+
+
+class RateLimiter(Protocol):
+    """What callers may ask of the rate limiter, whichever adapter it is."""
+
+    name: str
+    shared: bool  # True when other processes see the same limits and epoch (Redis)
+
+    def hit(self, key_id: str, limit: int) -> Decision: ...
+    def bump_epoch(self) -> int: ...
+    def drop_leases(self) -> None: ...
+    def reset(self) -> None: ...
+    def used(self, key_id: str, when: float, ip: str) -> None: ...
+    def count(self, key_id: str, day: str, endpoint: str, outcome: str) -> None: ...
+    def push(self) -> None: ...
+    def drain_usage(self) -> tuple[UsageCounts, LastUsed]: ...
+    def restore_usage(self, counts: UsageCounts, last: LastUsed) -> None: ...
+    def pending_last_used(self, key_ids: list[str]) -> LastUsed: ...
 
 
 class UsageBuffer:
@@ -160,23 +176,23 @@ class UsageBuffer:
             return {k: self._last[k] for k in key_ids if k in self._last}
 
 
-class MemoryBackend:
+class MemoryLimiter:
     """One process, no Redis: limits, epoch and usage in this process's memory."""
 
     name = "memory"
-    shared = False  # other processes do not see this one's epoch: cached keys live 1 s
+    shared = False  # other processes do not see this one's epoch
 
     def __init__(self):
         self._lock = threading.Lock()
         self._tat: dict[str, float] = {}
         self._epoch = 0
-        self.usage = UsageBuffer()
+        self._usage = UsageBuffer()
 
     def hit(self, key_id: str, limit: int) -> Decision:
         now = time.time()
         with self._lock:
             decision, self._tat[key_id] = gcra(self._tat.get(key_id), now, limit)
-            if len(self._tat) > 50_000:  # forget keys whose quota is full again
+            if len(self._tat) > 50_000:  # forget ids whose quota is full again
                 self._tat = {k: v for k, v in self._tat.items() if v > now}
             epoch = self._epoch
         return Decision(decision.allowed, limit, decision.remaining, decision.reset_after, decision.retry_after, epoch)
@@ -186,9 +202,6 @@ class MemoryBackend:
             self._epoch += 1
             return self._epoch
 
-    def record(self) -> None:
-        """Nothing to start: the periodic flush reads this process's buffer directly."""
-
     def drop_leases(self) -> None:
         """No leases: every decision is local."""
 
@@ -196,19 +209,28 @@ class MemoryBackend:
         with self._lock:
             self._tat.clear()
 
+    def used(self, key_id: str, when: float, ip: str) -> None:
+        self._usage.used(key_id, when, ip)
+
+    def count(self, key_id: str, day: str, endpoint: str, outcome: str) -> None:
+        self._usage.add(key_id, day, endpoint, outcome)
+
+    def push(self) -> None:
+        """Nothing to push: whoever drains reads this process's buffer directly."""
+
     def drain_usage(self) -> tuple[UsageCounts, LastUsed]:
-        return self.usage.take()
+        return self._usage.take()
 
     def restore_usage(self, counts: UsageCounts, last: LastUsed) -> None:
-        self.usage.give_back(counts, last)
+        self._usage.give_back(counts, last)
 
     def pending_last_used(self, key_ids: list[str]) -> LastUsed:
-        return self.usage.peek_last(key_ids)
+        return self._usage.peek_last(key_ids)
 
 
 @dataclass
 class _Lease:
-    """Tokens this process reserved for one key, and how many to ask for next time."""
+    """Tokens this process reserved for one id, and how many to ask for next time."""
 
     limit: int
     tokens: int
@@ -219,20 +241,22 @@ class _Lease:
     want: int
 
 
-class RedisBackend:
-    """Redis shared by every process: the limit holds across gunicorn workers, a revoke reaches them all."""
+class RedisLimiter:
+    """Redis shared by every process: the limit holds across gunicorn workers, an epoch bump reaches them all."""
 
     name = "redis"
     shared = True
 
-    def __init__(self, url: str):
-        from redis import Redis
-
-        # Short timeouts: a stuck Redis must not hold API requests (the limiter then fails open).
+    def __init__(self, url: str, namespace: str):
+        # Short timeouts: a stuck Redis must not hold requests (callers then fail open).
         self.redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1, health_check_interval=30)
+        self.namespace = namespace
+        self.epoch_key = namespace + "epoch"
+        self._usage_key = namespace + "usage"
+        self._last_used_key = namespace + "last_used"
         self._gcra = self.redis.register_script(GCRA_LUA)
         self._last_used = self.redis.register_script(LAST_USED_LUA)
-        self.usage = UsageBuffer()
+        self._usage = UsageBuffer()
         self._pusher_pid: int | None = None
         self._pusher_lock = threading.Lock()
         self._local = threading.local()
@@ -243,7 +267,7 @@ class RedisBackend:
 
     def hit(self, key_id: str, limit: int) -> Decision:
         now = time.monotonic()
-        cap = max(1, min(MAX_LEASE, limit // 60))  # at most one second's worth of the key's limit
+        cap = max(1, min(MAX_LEASE, limit // 60))  # at most one second's worth of the limit
         want, giveback = 1, 0
         with self._lease_lock:
             lease = self._leases.pop(key_id, None)
@@ -253,15 +277,15 @@ class RedisBackend:
                     self._leases[key_id] = lease
                     return Decision(True, limit, lease.remaining + lease.tokens, max(0.0, lease.reset_at - time.time()), 0.0, lease.epoch, fresh=False)
                 giveback = lease.tokens
-                if now < lease.until:  # used up before it expired: the key is busy, ask for more
+                if now < lease.until:  # used up before it expired: the id is busy, ask for more
                     want = min(cap, lease.want * 2)
                 elif now < lease.until + 1.0 and not lease.tokens:
                     want = min(cap, lease.want)
                 else:  # left over or long idle: ask for fewer
                     want = max(1, min(cap, lease.want // 2))
-        keys, args = [f"{NAMESPACE}rl:{key_id}", EPOCH_KEY], [limit, PERIOD, want, giveback]
+        keys, args = [f"{self.namespace}rl:{key_id}", self.epoch_key], [limit, PERIOD, want, giveback]
         try:
-            reply = self._evalsha(*keys, *args)
+            reply = self.evalsha(*keys, *args)
         except NoScriptError:  # Redis restarted or its scripts were flushed: load it again
             reply = self._gcra(keys=keys, args=args)
         granted, remaining, reset_after, retry_after, epoch = reply
@@ -278,9 +302,10 @@ class RedisBackend:
         with self._lease_lock:
             self._leases.clear()
 
-    def _evalsha(self, *keys_and_args):
-        """EVALSHA on this thread's own connection: the hot path skips the client's pool and retry layers,
-        which cost two thirds of a decision's client time. Errors drop the connection; the caller fails open."""
+    def evalsha(self, *keys_and_args):
+        """The GCRA script (keys: the id's timestamp and the epoch; args as in GCRA_LUA) by EVALSHA on this
+        thread's own connection: the hot path skips the client's pool and retry layers, which cost two
+        thirds of a decision's client time. Errors drop the connection; the caller fails open."""
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
@@ -296,23 +321,30 @@ class RedisBackend:
             raise
 
     def bump_epoch(self) -> int:
-        return int(self.redis.incr(EPOCH_KEY))
+        return int(self.redis.incr(self.epoch_key))
 
     def reset(self) -> None:
         self.drop_leases()
-        keys = list(self.redis.scan_iter(match=f"{NAMESPACE}rl:*", count=1000))
+        keys = list(self.redis.scan_iter(match=f"{self.namespace}rl:*", count=1000))
         if keys:
             self.redis.delete(*keys)
 
     # ------------------------------------------------------------ usage
 
-    def record(self) -> None:
+    def used(self, key_id: str, when: float, ip: str) -> None:
+        self._usage.used(key_id, when, ip)
+
+    def count(self, key_id: str, day: str, endpoint: str, outcome: str) -> None:
+        self._usage.add(key_id, day, endpoint, outcome)
+        self._start_pusher()
+
+    def _start_pusher(self) -> None:
         """Make sure this process's pusher thread runs (started lazily: gunicorn forks after import)."""
         if self._pusher_pid != os.getpid():
             with self._pusher_lock:
                 if self._pusher_pid != os.getpid():
                     self._pusher_pid = os.getpid()
-                    threading.Thread(target=self._push_loop, name="key-usage-push", daemon=True).start()
+                    threading.Thread(target=self._push_loop, name="usage-push", daemon=True).start()
 
     def _push_loop(self) -> None:
         warned = 0.0
@@ -323,25 +355,25 @@ class RedisBackend:
             except Exception:  # noqa: BLE001 - Redis down: the counts wait in memory for the next try
                 if time.monotonic() - warned >= 60:
                     warned = time.monotonic()
-                    log.warning("could not push API key usage to Redis; the counts wait in memory", exc_info=True)
+                    log.warning("could not push usage counts to Redis; they wait in memory", exc_info=True)
 
     def push(self) -> None:
         """Add this process's counts to the Redis hashes."""
-        counts, last = self.usage.take()
+        counts, last = self._usage.take()
         if not counts and not last:
             return
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 for (key_id, day, endpoint, outcome), n in counts.items():
-                    pipe.hincrby(USAGE_KEY, f"{key_id}\t{day}\t{endpoint}\t{outcome}", n)
+                    pipe.hincrby(self._usage_key, f"{key_id}\t{day}\t{endpoint}\t{outcome}", n)
                 pipe.execute()
             if last:
                 args = []
                 for key_id, (when, ip) in last.items():
                     args += [key_id, f"{when:.3f}|{ip}"]
-                self._last_used(keys=[LAST_USED_KEY], args=args)
+                self._last_used(keys=[self._last_used_key], args=args)
         except Exception:
-            self.usage.give_back(counts, last)
+            self._usage.give_back(counts, last)
             raise
 
     def drain_usage(self) -> tuple[UsageCounts, LastUsed]:
@@ -350,7 +382,7 @@ class RedisBackend:
         token = uuid.uuid4().hex
         counts: UsageCounts = {}
         last: LastUsed = {}
-        for source, into in ((USAGE_KEY, "counts"), (LAST_USED_KEY, "last")):
+        for source, into in ((self._usage_key, "counts"), (self._last_used_key, "last")):
             taken = f"{source}:flushing:{token}"
             try:
                 self.redis.rename(source, taken)
@@ -371,16 +403,16 @@ class RedisBackend:
         return counts, last
 
     def restore_usage(self, counts: UsageCounts, last: LastUsed) -> None:
-        """Give drained counts back to Redis after the database refused them."""
-        self.usage.give_back(counts, last)
+        """Give drained counts back to Redis after whoever drained them could not store them."""
+        self._usage.give_back(counts, last)
         self.push()
 
     def pending_last_used(self, key_ids: list[str]) -> LastUsed:
-        """Last uses not yet flushed to the database: this process's, then Redis's."""
-        found = self.usage.peek_last(key_ids)
+        """Last uses not yet drained: this process's, then Redis's."""
+        found = self._usage.peek_last(key_ids)
         if key_ids:
             try:
-                values = self.redis.hmget(LAST_USED_KEY, key_ids)
+                values = self.redis.hmget(self._last_used_key, key_ids)
             except Exception:  # noqa: BLE001 - only a fresher "last used" is lost
                 values = [None] * len(key_ids)
             for key_id, value in zip(key_ids, values, strict=True):
@@ -391,5 +423,6 @@ class RedisBackend:
         return found
 
 
-def make_backend(redis_url: str | None) -> MemoryBackend | RedisBackend:
-    return RedisBackend(redis_url) if redis_url else MemoryBackend()
+def make_limiter(redis_url: str | None, namespace: str) -> RateLimiter:
+    """The Redis adapter when there is a Redis URL, else the in-memory one (the embedded default)."""
+    return RedisLimiter(redis_url, namespace) if redis_url else MemoryLimiter()
