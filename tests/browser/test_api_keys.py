@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal.keys import service, tasks
+from portal.keys import tasks
 from tests.factories import OrgFactory, member
 
 KEY = re.compile(r"^vtr_[0-9A-Za-z]{36}$")
