@@ -94,6 +94,7 @@ def seed() -> dict:
         db.session.add(membership)
         db.session.commit()
         key, secret = service.create_key(org, membership, name="bench", scopes=["read"], rate_limit=service.MAX_RATE_LIMIT)
+        db.session.commit()  # services flush; the caller's unit of work commits
         return {"slug": ORG_SLUG, "email": EMAIL, "key": secret, "key_id": key.public_id}
 
 
@@ -133,12 +134,12 @@ def flush_usage() -> dict:
 
     from portal import create_app
     from portal.extensions import db
-    from portal.keys import service
+    from portal.keys import tasks
     from portal.keys.models import ApiKeyUsage
 
     app = create_app()
     with app.app_context():
-        service.flush_usage()
+        tasks.flush_usage()
         total = db.session.scalar(select(func.coalesce(func.sum(ApiKeyUsage.count), 0)))
         by_outcome = dict(db.session.execute(select(ApiKeyUsage.outcome, func.sum(ApiKeyUsage.count)).group_by(ApiKeyUsage.outcome)).all())
     return {"counted": int(total), "by_outcome": {k: int(v) for k, v in by_outcome.items()}}
@@ -189,8 +190,8 @@ def in_process(rounds: int, batch: int) -> dict:
             return (time.perf_counter() - started) * 1e6 / n
 
         verify_us = timed(lambda: (tokens.well_formed(key), tokens.digest(key), auth.cache.get(secret_hash)))
-        leased_us = median(timed(lambda: auth.backend.hit("key_bench_busy", 1_000_000), 2_000) for _ in range(3))
-        trip_us = median(timed(lambda: auth.backend.hit("key_bench_quiet", 100), 500) for _ in range(3))
+        leased_us = median(timed(lambda: auth.limiter.hit("key_bench_busy", 1_000_000), 2_000) for _ in range(3))
+        trip_us = median(timed(lambda: auth.limiter.hit("key_bench_quiet", 100), 500) for _ in range(3))
     return {
         "added_ms": round(median(diffs), 4), "added_cpu_ms": round(median(cpu_diffs), 4),
         "key_ms": round(median(key_ms), 4), "bypass_ms": round(median(bypass_ms), 4),
@@ -205,7 +206,8 @@ def in_process(rounds: int, batch: int) -> dict:
 def limiter_decisions(redis_url: str, seconds: float) -> dict:
     """Decisions per second of the GCRA limiter: a quiet key (under 120 a minute: every decision is a
     Redis round trip) from 1 client and 8 threads, a busy key (leased tokens), and the memory limiter."""
-    from portal.keys.runtime import MemoryBackend, RedisBackend
+    from portal.infra.ratelimit import MemoryLimiter, RedisLimiter
+    from portal.keys.auth import NAMESPACE
 
     def rate(hit, threads: int, limit: int) -> float:
         stop = time.perf_counter() + seconds
@@ -228,7 +230,7 @@ def limiter_decisions(redis_url: str, seconds: float) -> dict:
             w.join()
         return sum(counts) / (time.perf_counter() - started)
 
-    redis_backend = RedisBackend(redis_url)
+    redis_backend = RedisLimiter(redis_url, NAMESPACE)
     # Decisions are real: with a small limit the script answers "no" as fast as "yes".
     redis_backend.hit("key_bench_small", 1)
     if redis_backend.hit("key_bench_small", 1).allowed:
@@ -237,7 +239,7 @@ def limiter_decisions(redis_url: str, seconds: float) -> dict:
         "redis_round_trip_1_client_per_s": round(rate(redis_backend.hit, 1, 100)),
         "redis_round_trip_8_threads_per_s": round(rate(redis_backend.hit, 8, 100)),
         "redis_busy_key_leased_1_thread_per_s": round(rate(redis_backend.hit, 1, 1_000_000)),
-        "memory_1_thread_per_s": round(rate(MemoryBackend().hit, 1, 1_000_000)),
+        "memory_1_thread_per_s": round(rate(MemoryLimiter().hit, 1, 1_000_000)),
     }
 
 

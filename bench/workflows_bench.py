@@ -35,9 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-LATENCY_KEY = "vetrai:bench:noop-latency"
 GATE_KEY = "vetrai:bench:gate"
 sys.path.insert(0, str(ROOT))
+
+from bench import bench_jobs  # noqa: E402  (sys.path set above)
+from bench.bench_jobs import LATENCY_KEY, hold, noop  # noqa: E402
 
 DEFINITION = {
     "name": "Bench three steps",
@@ -50,11 +52,6 @@ DEFINITION = {
 }
 
 
-def noop(enqueued_at: float) -> None:
-    """The baseline job: records its enqueue-to-start latency and does nothing else."""
-    from flask import current_app
-
-    current_app.extensions["jobs"].redis.rpush(LATENCY_KEY, time.time() - enqueued_at)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -69,12 +66,6 @@ def wait_until(predicate, timeout: float, what: str) -> None:
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.02)
 
-
-def hold(key: str) -> None:
-    """Keeps a worker busy until the bench releases it (see Gate)."""
-    from flask import current_app
-
-    current_app.extensions["jobs"].redis.blpop(key, timeout=600)
 
 
 class Gate:
@@ -92,7 +83,7 @@ class Gate:
         self.redis, self.workers = redis, workers
         redis.delete(GATE_KEY)
         for _ in range(workers):
-            enqueue("bench.workflows_bench.hold", GATE_KEY)
+            enqueue(hold, GATE_KEY)
         queue = jobs_runner().queues["default"]
         wait_until(lambda: len(queue) == 0, 60, "the workers to take the gate jobs")
         time.sleep(0.2)  # the gate jobs are taken off the queue a moment before they start
@@ -139,7 +130,7 @@ def noop_phase(redis, count: int, interval: float, workers: int = 0, meter: CpuM
     gate = Gate(redis, workers) if workers else None
     start = time.perf_counter()
     for _ in range(count):
-        enqueue("bench.workflows_bench.noop", time.time())
+        enqueue(noop, time.time())
         if interval:
             time.sleep(interval)
     enqueued = time.perf_counter() - start
@@ -154,6 +145,7 @@ def noop_phase(redis, count: int, interval: float, workers: int = 0, meter: CpuM
 
 def workflow_phase(org, user, wf_id: str, count: int, interval: float, redis=None, workers: int = 0, meter: CpuMeter | None = None) -> dict:
     from portal.extensions import db
+    from portal.uow import unit_of_work
     from portal.workflows import service
     from portal.workflows.models import WorkflowRun
 
@@ -161,7 +153,8 @@ def workflow_phase(org, user, wf_id: str, count: int, interval: float, redis=Non
     gate = Gate(redis, workers) if workers else None
     start = time.perf_counter()
     for i in range(count):
-        service.start_run(org, wf_id, {"n": i}, "default", user)
+        with unit_of_work():  # one run per unit, as one API request each: enqueued once it commits
+            service.start_run(org, wf_id, {"n": i}, "default", user)
         if interval:
             time.sleep(interval)
     enqueued = time.perf_counter() - start
@@ -213,17 +206,18 @@ def main() -> None:
         redis = redis_lib.Redis.from_url(REDIS_URL)
         redis.flushdb()
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-        from portal import create_app
+        from portal.extensions import db
         from portal.workflows import service
         from tests.factories import OrgFactory, member
 
-        app = create_app()
+        app = bench_jobs.bench_app()
         with app.app_context():
             org = OrgFactory(slug="bench", name="Bench Org")
             user = member(org, "org_admin")
             wf = service.create_workflow(org, DEFINITION, user)
+            db.session.commit()
             workers = [
-                subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                subprocess.Popen([sys.executable, "-m", "flask", "--app", "bench.bench_jobs:bench_app()", "worker"], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for _ in range(args.workers)
             ]

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from portal.errors import ServiceError
-from portal.extensions import db
 from portal.keys import service, tasks
 from portal.orgs import members
+from portal.orgs import service as orgs
 from portal.orgs.models import Organization
 from portal.uow import unit_of_work
 
@@ -20,7 +19,7 @@ group = AppGroup("keys", help="API key management from a shell (provisioning, br
 
 
 def _org(slug: str) -> Organization:
-    org = db.session.scalar(select(Organization).filter_by(slug=slug))
+    org = orgs.org_by_slug(slug)
     if org is None:
         raise click.ClickException(f"No organization with the slug {slug!r}.")
     return org
