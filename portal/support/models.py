@@ -12,7 +12,9 @@ from portal.extensions import db
 from portal.models import OrgScopedMixin, PublicIdMixin, TimestampMixin, UTCDateTime, utcnow
 from portal.orgs.models import Organization
 
+# The enumerations, written once: the forms' choices, the API's schemas and the queue's filters derive from these.
 STATUSES = ("open", "in_progress", "waiting_on_customer", "resolved", "closed")
+FINISHED = ("resolved", "closed")  # the SLA clock stands still and the ticket may be rated
 PRIORITIES = ("low", "medium", "high", "critical")
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 CATEGORIES = ("question", "bug", "billing", "account", "feature_request", "other")
@@ -71,7 +73,7 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in ("resolved", "closed")
+        return self.status not in FINISHED
 
 
 SEARCH_CONFIG = literal_column("'english'::regconfig")
@@ -124,10 +126,11 @@ class TicketAttachment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
-class SupportCalendar(db.Model):
+class SupportCalendar(OrgScopedMixin, db.Model):
     """An organization's business hours for SLA clocks (one row per org; defaults when absent)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One row per org: the unique constraint is the index, so the mixin's plain index is not declared twice.
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), unique=True, nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     work_days: Mapped[str] = mapped_column(String(20), nullable=False, default="0,1,2,3,4")  # Monday = 0
@@ -137,7 +140,9 @@ class SupportCalendar(db.Model):
 
 
 class SlaPolicy(db.Model):
-    """First-response and resolution targets (business minutes) for one priority; org_id None = platform default."""
+    """First-response and resolution targets (business minutes) for one priority; org_id None = platform default.
+
+    Not OrgScopedMixin (its org_id is NOT NULL): read it through tenancy.scoped_or_platform()."""
 
     __table_args__ = (UniqueConstraint("org_id", "priority", name="uq_sla_policy_org_priority"),)
 

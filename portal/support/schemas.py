@@ -7,9 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Priority = Literal["low", "medium", "high", "critical"]
-Category = Literal["question", "bug", "billing", "account", "feature_request", "other"]
-Status = Literal["open", "in_progress", "waiting_on_customer", "resolved", "closed"]
+from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES
+from portal.support.services.queue import SORTS
+
+# Derived from the enumerations in models.py (written there once): Literal[("a", "b")] is Literal["a", "b"].
+Priority = Literal[PRIORITIES]
+Category = Literal[CATEGORIES]
+Status = Literal[STATUSES]
+# The list's filters: "" is no filter; "active" is every status but resolved and closed.
+StatusFilter = Literal[("", "active", *STATUSES)]
+PriorityFilter = Literal[("", *PRIORITIES)]
+CategoryFilter = Literal[("", *CATEGORIES)]
+SlaFilter = Literal[("", *SLA_STATES)]
+Sort = Literal[tuple(SORTS)]
 
 
 class TicketIn(BaseModel):
@@ -81,13 +91,13 @@ class TicketListOut(BaseModel):
 
 class TicketQuery(BaseModel):
     # An unknown value is a 422 naming the parameter, never a silently ignored filter that returns everything.
-    status: Literal["", "active", "open", "in_progress", "waiting_on_customer", "resolved", "closed"] = Field("", description="A status, or active")
-    priority: Literal["", "low", "medium", "high", "critical"] = ""
-    category: Literal["", "question", "bug", "billing", "account", "feature_request", "other"] = ""
-    sla: Literal["", "ok", "warning", "breached", "paused", "met"] = Field("", description="ok, warning, breached, paused or met (agents)")
+    status: StatusFilter = Field("", description="A status, or active")
+    priority: PriorityFilter = ""
+    category: CategoryFilter = ""
+    sla: SlaFilter = Field("", description="ok, warning, breached, paused or met (agents)")
     assignee: str = Field("", description="An agent's user id, me or none (agents)")
     q: str = Field("", description="Search in subject and body")
-    sort: Literal["activity", "priority", "due"] = Field("activity", description="activity, priority or due")
+    sort: Sort = Field("activity", description="activity, priority or due")
     after: str = Field("", description="The cursor from the previous page's next link")
     per_page: int = Field(25, ge=1, le=100)
     org: str = Field("", description="Organization slug (customers: which of your orgs; agents: a filter)")

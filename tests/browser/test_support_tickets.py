@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from portal.extensions import db
+from portal.support import service
 from tests.factories import OrgFactory, UserFactory, member
 from tests.support.conftest import PNG
 
@@ -65,13 +67,12 @@ def test_customer_files_agent_replies_and_the_reply_appears_without_reload(app, 
 
 
 def test_an_org_admin_pages_through_the_orgs_tickets_without_a_reload(app, live_server, new_context, log_in, screenshot):
-    from portal.support import service
-
     org = OrgFactory(name="Acme", slug="acme")
     admin = member(org, "org_admin", email="ada@acme.test", name="Ada Admin")
     colleague = member(org, "user", email="colin@acme.test", name="Colin")
     for i in range(30):
         service.create_ticket(org, colleague if i % 2 else admin, subject=f"Request number {i:02d}", body="b")
+    db.session.commit()  # the live server reads through its own session
 
     page = new_context().new_page()
     log_in(page, admin.email)

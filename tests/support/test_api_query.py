@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import typing
-
-from portal.support import schemas, service
-from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES
+from portal.support import service
 
 
 def test_unknown_filter_values_and_sorts_are_a_422_naming_the_parameter(app, desk, client, login_as):
@@ -32,12 +29,3 @@ def test_a_mangled_cursor_is_a_422_not_the_first_page_again(app, desk, client, l
     cursor = first["next"].split("after=")[1]
     assert client.get(f"/api/v1/tickets?org=acme&per_page=2&sort=priority&after={cursor}").status_code == 422
     assert len(client.get(first["next"]).get_json()["data"]) == 1
-
-
-def test_the_query_schema_offers_exactly_the_values_the_models_know():
-    hints = typing.get_type_hints(schemas.TicketQuery)
-    assert set(typing.get_args(hints["priority"])) == {"", *PRIORITIES}
-    assert set(typing.get_args(hints["category"])) == {"", *CATEGORIES}
-    assert set(typing.get_args(hints["status"])) == {"", "active", *STATUSES}
-    assert set(typing.get_args(hints["sla"])) == {"", *SLA_STATES}
-    assert set(typing.get_args(hints["sort"])) == set(service.SORTS)

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.infra import jobs
 from portal.models import utcnow
 from portal.notifications.models import Notification
-from portal.support import service
+from portal.support import service, tasks
 from portal.support.models import SlaPolicy, Ticket
 
 
@@ -23,7 +23,7 @@ def _setup(desk):
 def _aged_ticket(desk, minutes: int, **kw) -> Ticket:
     ticket = service.create_ticket(desk.org, desk.customer, subject="Aged", body="b", priority="high", **kw)
     ticket.created_at = utcnow() - timedelta(minutes=minutes)
-    service._recompute_due(ticket)
+    service.recompute_due(ticket)
     db.session.commit()
     return ticket
 
@@ -38,13 +38,13 @@ def test_warnings_and_breaches_are_sent_once_by_the_scheduled_job(app, desk, wai
     _setup(desk)
     ticket = _aged_ticket(desk, 85)  # first response (60) breached, resolution (100) at 85%: warning
     service.assign(ticket, desk.agent.public_id, desk.agent2)
-    jobs.enqueue("portal.support.tasks.check_sla")
+    jobs.enqueue(tasks.check_sla)
     wait_for_jobs()
     assert _events(ticket.public_id) == [("ticket.sla_breached", desk.agent.id), ("ticket.sla_warning", desk.agent.id)]
     db.session.expire_all()
     ticket = db.session.get(Ticket, ticket.id)
     assert ticket.sla_state == "breached" and ticket.sla_breached == "first_response" and ticket.sla_warned == "resolution"
-    jobs.enqueue("portal.support.tasks.check_sla")
+    jobs.enqueue(tasks.check_sla)
     wait_for_jobs()
     assert len(_events(ticket.public_id)) == 2  # not again
 
@@ -83,9 +83,9 @@ def test_agents_set_an_orgs_calendar_and_targets_and_bad_input_is_refused(app, d
             "holidays": "2026-12-24\n2026-12-25", **{f"{p}_first": "30" for p in ("low", "medium", "high", "critical")},
             **{f"{p}_resolution": "600" for p in ("low", "medium", "high", "critical")}}
     assert client.post(url, data=form).status_code == 303
-    cal = service.calendar_for(desk.org.id)
+    cal = service.calendar_for(desk.org)
     assert cal.timezone == "Europe/Berlin" and cal.work_days == frozenset({0, 1, 2, 3}) and len(cal.holidays) == 2
-    assert service.targets_for(desk.org.id, "low") == (30 * 60, 600 * 60)
+    assert service.targets_for(desk.org, "low") == (30 * 60, 600 * 60)
     bad = client.post(url, data={**form, "timezone": "Mars/Olympus"})
     assert bad.status_code == 422 and "Not a valid calendar" in bad.text
     login_as(desk.admin)
@@ -96,8 +96,71 @@ def test_raising_the_priority_sends_the_warning_or_breach_it_reaches_at_once(app
     _setup(desk)  # high: first response 60 min, resolution 100 min
     ticket = service.create_ticket(desk.org, desk.customer, subject="Aged", body="b", priority="low")
     ticket.created_at = utcnow() - timedelta(minutes=85)
-    service._recompute_due(ticket)
+    service.recompute_due(ticket)
     db.session.commit()
     service.assign(ticket, desk.agent.public_id, desk.agent2)
     service.update_ticket(ticket, desk.agent, as_agent=True, priority="high")
     assert _events(ticket.public_id) == [("ticket.sla_breached", desk.agent.id), ("ticket.sla_warning", desk.agent.id)]
+
+
+# ---------------------------------------------------------------- two schedulers at once: each warning is sent once
+
+
+def _sla_notes() -> list[tuple[str, str, int]]:
+    db.session.expire_all()
+    rows = db.session.scalars(select(Notification).where(Notification.event.like("ticket.sla%"))).all()
+    return sorted((n.event, n.data["ticket_id"], n.user_id) for n in rows)
+
+
+def test_a_scheduler_that_read_the_tickets_before_another_sent_their_warnings_sends_none_again(app, desk):
+    _setup(desk)
+    ticket = _aged_ticket(desk, 85)  # first response breached, resolution at its warning
+    service.assign(ticket, desk.agent.public_id, desk.agent2)
+    db.session.commit()
+    assert ticket.sla_warned == "" and ticket.sla_breached == ""  # this session has read the ticket before any warning
+    # another scheduler (its own app context and session) checks and commits first
+    with app.app_context():
+        assert jobs.execute(jobs.job_path(tasks.check_sla)) == 2
+    # this one still holds what it read, as a scheduler that started at the same moment would: it must not send again
+    assert service.check_sla_all() == 0
+    db.session.commit()
+    assert _sla_notes() == [("ticket.sla_breached", ticket.public_id, desk.agent.id), ("ticket.sla_warning", ticket.public_id, desk.agent.id)]
+
+
+def test_two_schedulers_running_the_job_at_the_same_moment_send_each_warning_once(app, desk, monkeypatch):
+    import threading
+
+    from portal.support.services import sla as sla_service
+
+    _setup(desk)
+    tickets = [_aged_ticket(desk, 85), _aged_ticket(desk, 70)]  # breached + warning; breached (resolution at 70%: ok)
+    db.session.commit()
+    # Both jobs read the tickets before either claims a warning: each waits for the other right after its read.
+    both_have_read, real_status, seen = threading.Barrier(2, timeout=20), sla_service.sla_status, threading.local()
+
+    def status_after_both_read(ticket, now=None, cal=None):
+        if not getattr(seen, "waited", False):
+            seen.waited = True
+            both_have_read.wait()
+        return real_status(ticket, now, cal)
+
+    monkeypatch.setattr(sla_service, "sla_status", status_after_both_read)
+    results, errors = [], []
+
+    def scheduler():
+        try:
+            with app.app_context():
+                results.append(jobs.execute(jobs.job_path(tasks.check_sla)))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(results) == [0, 3]  # one of them sent all three, the other none
+    reached = [("ticket.sla_breached", tickets[0]), ("ticket.sla_warning", tickets[0]), ("ticket.sla_breached", tickets[1])]
+    # unassigned: every agent is told, once
+    assert _sla_notes() == sorted((event, t.public_id, agent.id) for event, t in reached for agent in (desk.agent, desk.agent2))

@@ -20,7 +20,7 @@ def _form(start="09:00", end="17:00", **targets):
 def _filed_monday_10(org, user, priority="high", subject="Due"):
     ticket = service.create_ticket(org, user, subject=subject, body="b", priority=priority)
     ticket.created_at = MONDAY_10
-    service._recompute_due(ticket)
+    service.recompute_due(ticket)
     db.session.commit()
     return ticket
 

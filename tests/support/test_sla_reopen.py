@@ -16,7 +16,7 @@ def _as_if_hours_ago(ticket, hours: int) -> None:
     for name in ("created_at", "resolved_at", "closed_at", "first_response_at", "last_activity_at", "sla_paused_at"):
         if getattr(ticket, name) is not None:
             setattr(ticket, name, getattr(ticket, name) - shift)
-    service._recompute_due(ticket)
+    service.recompute_due(ticket)
     db.session.commit()
 
 

@@ -1,0 +1,65 @@
+"""What the customers' and the agents' pages share: the signed-in person, and the answers that serve a ticket's files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Response, redirect
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from portal.errors import NotFound, ServiceError
+from portal.forms import apply_errors
+from portal.support import service
+from portal.support.attachments import PREVIEWABLE
+from portal.support.forms import invalid
+from portal.support.models import TicketAttachment
+from portal.web import after_change
+
+# An image preview is a document of its own that can run nothing: no sources, sandboxed.
+PREVIEW_CSP = {"default-src": "'none'", "img-src": "'self'", "sandbox": ""}
+
+
+def me():
+    """The signed-in user, as the object itself (services keep it; the proxy would be rebound)."""
+    return current_user._get_current_object()
+
+
+def submit(form: FlaskForm, action: Callable[[], str], page: Callable[[], str]):
+    """A post from a page that shows the form: when the form is valid, run action (which returns where to go next)
+    and answer with after_change; else, or when the service refuses, the page again with the errors next to the
+    fields (422, or the refusal's status), the request's writes rolled back."""
+    status = 422
+    if form.validate_on_submit():
+        try:
+            url = action()
+        except ServiceError as exc:
+            apply_errors(form, exc)
+            status = exc.status
+        else:
+            return after_change(url)
+    return page(), status
+
+
+def press(form: FlaskForm, action: Callable[[], str]):
+    """A button's post (hidden fields, no form of its own to show again): the form's problems are a ValidationFailed
+    (the error page); else run action (which returns where to go next) and answer with after_change."""
+    if not form.validate_on_submit():
+        raise invalid(form)
+    return after_change(action())
+
+
+def download(att: TicketAttachment) -> Response:
+    """A download: a 303 to the storage port's short-lived link, which serves the file as an attachment."""
+    return redirect(service.download_url(att), code=303)
+
+
+def preview(att: TicketAttachment) -> Response:
+    """An image shown inline, only for raster types sniffed on upload; sandboxed, never rendered as a document."""
+    if att.content_type not in PREVIEWABLE:
+        raise NotFound()
+    response = Response(service.attachment_bytes(att), mimetype=att.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

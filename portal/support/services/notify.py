@@ -1,0 +1,35 @@
+"""How support tells people about tickets: through the notifications service, inside the change's unit of work."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.notifications.service import notify
+from portal.orgs.models import Organization
+
+log = logging.getLogger(__name__)
+
+
+def tell(org: Organization, people: list[User | None], event: str, data: dict) -> None:
+    """Notify people (None and duplicates dropped) of a ticket event; a failure there never undoes the ticket's change.
+
+    The notification rows join the caller's unit of work, so a refused or rolled-back change tells nobody. They are
+    written in a savepoint: if the notifications service fails, only its own rows are undone, and the error is logged.
+    """
+    unique = list({p.id: p for p in people if p is not None}.values())
+    if not unique:
+        return
+    try:
+        with db.session.begin_nested():
+            notify(org, unique, event, data)
+    except Exception:  # noqa: BLE001 - the ticket's change stands; the log says what was not sent
+        log.exception("could not notify %s for %s", event, data.get("ticket_id"))
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """A one-line excerpt of text for notifications."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

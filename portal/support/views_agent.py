@@ -1,0 +1,231 @@
+"""The support agents' pages, under /support/: the cross-organization queue, tickets, canned replies, the SLA
+report and each organization's SLA settings. Platform staff only; anyone else gets a 404."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import flash, render_template, request, url_for
+
+from portal.errors import ServiceError
+from portal.extensions import talisman
+from portal.pagination import clamp
+from portal.support import bp, pages, service
+from portal.support.forms import (
+    AgentReplyForm,
+    AvailabilityForm,
+    BulkForm,
+    CannedForm,
+    ReportForm,
+    SavedViewForm,
+    SlaForm,
+    TicketUpdateForm,
+    uploads,
+)
+from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES, Ticket
+from portal.tenancy import platform_required
+from portal.web import after_change, flash_error, render_page, wants_fragment
+
+QUEUE_KEYS = ("status", "priority", "category", "org", "assignee", "sla", "q", "sort")
+
+
+def _queue_url(query: str = "") -> str:
+    return url_for("support.queue") + (f"?{query}" if query else "")
+
+
+def _queue_filters() -> service.QueueFilters:
+    args = {k: request.args.get(k, "") for k in (*QUEUE_KEYS, "after")}
+    args["sort"] = args["sort"] or "activity"
+    return service.QueueFilters(**args)
+
+
+def _queue_context(full: bool) -> dict:
+    """The queue's rows; with `full`, also what only the whole page shows (filters' choices, bulk form, saved views)."""
+    filters = _queue_filters()
+    tickets, next_cursor = service.queue(filters, pages.me())
+    kept = {k: getattr(filters, k) for k in QUEUE_KEYS if getattr(filters, k)}
+    next_url = f"{_queue_url()}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
+    context = {"tickets": tickets, "filters": filters, "next_url": next_url, "query_string": urlencode(kept), "first_page": not filters.after,
+               # built once, not once per row: url_for is a tenth of the rows' rendering time
+               "ticket_url_prefix": url_for("support.agent_show", ticket_id="-").removesuffix("-")}
+    if full:
+        context.update(statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, sla_states=SLA_STATES, agents=service.agents(),
+                       views=service.saved_views(pages.me()), available=service.is_available(pages.me()))
+    return context
+
+
+@bp.get("/support/queue")
+@platform_required("platform.support")
+def queue():
+    fragment = wants_fragment()
+    context = _queue_context(full=not fragment)
+    if fragment and request.args.get("after"):
+        return render_template("support/_queue_rows.html", **context)
+    return render_page("support/queue.html", "support/_queue.html", **context)
+
+
+@bp.get("/support/notifications")
+@platform_required("platform.support")
+def agent_notifications():
+    """The agent's in-app ticket notifications from every organization."""
+    page, per_page = clamp(request.args.get("page"), request.args.get("per_page"), 20)
+    return render_template("support/notifications.html", result=service.agent_inbox(pages.me(), page=page, per_page=per_page))
+
+
+@bp.post("/support/queue/bulk")
+@platform_required("platform.support")
+def bulk():
+    form = BulkForm()
+
+    def apply() -> str:
+        changed, problems = service.bulk_update(form.ticket.data or [], pages.me(), status=form.status.data or None,
+                                                assignee_id=form.assignee_id.data or None)
+        flash(" ".join([f"Updated {changed} ticket(s).", *problems]), "warning" if problems else "success")
+        return _queue_url(form.query.data)
+
+    return pages.press(form, apply)
+
+
+@bp.post("/support/availability")
+@platform_required("platform.support")
+def availability():
+    form = AvailabilityForm()
+
+    def mark() -> str:
+        service.set_available(pages.me(), form.available.data)
+        return _queue_url()
+
+    return pages.press(form, mark)
+
+
+@bp.post("/support/views")
+@platform_required("platform.support")
+def save_view():
+    form = SavedViewForm()
+
+    def save() -> str:
+        try:
+            return _queue_url(service.save_view(pages.me(), form.name.data or "", form.query.data or "").query)
+        except ServiceError as exc:
+            flash_error(exc)  # the form is a field on the queue page: back there, with the reason
+            return _queue_url(form.query.data)
+
+    return pages.press(form, save)
+
+
+@bp.post("/support/views/<view_id>/delete")
+@platform_required("platform.support")
+def delete_view(view_id: str):
+    service.delete_view(pages.me(), view_id)  # nothing to parse: the URL names the view, CSRF is checked app-wide
+    return after_change(_queue_url())
+
+
+def _agent_context(ticket: Ticket, **extra) -> dict:
+    agents = service.agents()
+    return {"org": ticket.org, "ticket": ticket, "comments": service.thread(ticket, for_agent=True),
+            "attachments": service.attachments(ticket, for_agent=True), "form": extra.pop("form", None) or AgentReplyForm(),
+            "update_form": extra.pop("update_form", None) or TicketUpdateForm(ticket, agents), "agent_view": True,
+            "canned": service.canned_replies(), "sla": service.sla_status(ticket), **extra}
+
+
+@bp.get("/support/tickets/<ticket_id>")
+@platform_required("platform.support")
+def agent_show(ticket_id: str):
+    ticket = service.ticket_for_agent(ticket_id)
+    return render_page("support/agent_show.html", "support/_thread.html", **_agent_context(ticket))
+
+
+@bp.get("/support/tickets/<ticket_id>/thread")
+@platform_required("platform.support")
+def agent_thread(ticket_id: str):
+    return render_template("support/_thread.html", **_agent_context(service.ticket_for_agent(ticket_id)))
+
+
+@bp.post("/support/tickets/<ticket_id>/comments")
+@platform_required("platform.support")
+def agent_reply(ticket_id: str):
+    ticket, form = service.ticket_for_agent(ticket_id), AgentReplyForm()
+
+    def send() -> str:
+        body = service.compose_reply(ticket, pages.me(), form.body.data or "", form.canned_id.data)
+        service.add_comment(ticket, pages.me(), body, as_agent=True, internal=form.internal.data, files=uploads(form.file))
+        return url_for("support.agent_show", ticket_id=ticket_id)
+
+    return pages.submit(form, send, lambda: render_template("support/agent_show.html", **_agent_context(ticket, form=form)))
+
+
+@bp.post("/support/tickets/<ticket_id>/update")
+@platform_required("platform.support")
+def agent_update(ticket_id: str):
+    ticket = service.ticket_for_agent(ticket_id)
+    form = TicketUpdateForm(ticket, service.agents())
+
+    def change() -> str:
+        service.update_ticket(ticket, pages.me(), as_agent=True, **form.changes())  # all or nothing
+        return url_for("support.agent_show", ticket_id=ticket_id)
+
+    return pages.submit(form, change, lambda: render_template("support/agent_show.html", **_agent_context(ticket, update_form=form)))
+
+
+@bp.get("/support/tickets/<ticket_id>/attachments/<attachment_id>")
+@platform_required("platform.support")
+def agent_download(ticket_id: str, attachment_id: str):
+    return pages.download(service.attachment_of(service.ticket_for_agent(ticket_id), attachment_id, for_agent=True))
+
+
+@bp.get("/support/tickets/<ticket_id>/attachments/<attachment_id>/preview")
+@platform_required("platform.support")
+@talisman(content_security_policy=pages.PREVIEW_CSP)
+def agent_preview(ticket_id: str, attachment_id: str):
+    return pages.preview(service.attachment_of(service.ticket_for_agent(ticket_id), attachment_id, for_agent=True))
+
+
+@bp.get("/support/canned")
+@platform_required("platform.support")
+def canned():
+    return render_template("support/canned.html", replies=service.canned_replies(), form=CannedForm())
+
+
+@bp.post("/support/canned")
+@platform_required("platform.support")
+def create_canned():
+    form = CannedForm()
+
+    def create() -> str:
+        service.create_canned(form.title.data or "", form.body.data or "")
+        return url_for("support.canned")
+
+    return pages.submit(form, create, lambda: render_template("support/canned.html", replies=service.canned_replies(), form=form))
+
+
+@bp.get("/support/report")
+@platform_required("platform.support")
+def report():
+    form = ReportForm(request.args)
+    first, last = service.report_period(form.start.data, form.end.data)
+    return render_template("support/report.html", rows=service.sla_report_days(first, last), start=first, end=last)
+
+
+@bp.get("/support/orgs/<org_id>/sla")
+@platform_required("platform.support")
+def org_sla(org_id: str):
+    """An organization's business hours (time zone, days, hours, holidays) and SLA targets per priority."""
+    org = service.org_or_404(org_id)
+    return _sla_page(org, SlaForm(data=SlaForm.initial(service.calendar_row(org), service.policies_for(org))))
+
+
+@bp.post("/support/orgs/<org_id>/sla")
+@platform_required("platform.support")
+def save_org_sla(org_id: str):
+    org, form = service.org_or_404(org_id), SlaForm()
+
+    def save() -> str:
+        service.save_sla_settings(org, form.calendar(), form.policies())  # the calendar and every target, or none of them
+        flash(f"Saved the SLA settings of {org.name}.", "success")
+        return url_for("support.org_sla", org_id=org_id)
+
+    return pages.submit(form, save, lambda: _sla_page(org, form))
+
+
+def _sla_page(org, form: SlaForm) -> str:
+    return render_template("support/org_sla.html", org=org, form=form, priorities=PRIORITIES)
