@@ -40,6 +40,14 @@ class Calendar:
         return bool(self.work_days) and self.start < self.end
 
 
+END_OF_DAY = "24:00"  # an end time meaning midnight at the end of the day: a team that works around the clock
+
+
+def clock_time(text: str) -> time:
+    """A stored HH:MM as a time; "24:00" is the last instant of the day (time.max), so 00:00-24:00 loses no minute."""
+    return time.max if text == END_OF_DAY else time.fromisoformat(text)
+
+
 def calendar_from(timezone: str, work_days: str, start: str, end: str, holidays: list[str]) -> Calendar:
     """A Calendar from stored strings ("0,1,2,3,4", "09:00", ["2026-12-25"])."""
     days = frozenset(int(d) for d in work_days.split(",") if d.strip() != "")
@@ -47,7 +55,7 @@ def calendar_from(timezone: str, work_days: str, start: str, end: str, holidays:
         timezone=timezone or "UTC",
         work_days=days,
         start=time.fromisoformat(start),
-        end=time.fromisoformat(end),
+        end=clock_time(end),
         holidays=frozenset(date.fromisoformat(h) for h in holidays or []),
     )
 

@@ -99,3 +99,10 @@ def test_a_concrete_weekend_and_holiday_example():
     # one hour on Friday, Monday is a holiday, so the next 3 hours end Tuesday 12:00 Berlin (11:00 UTC)
     assert sla.add_business_seconds(cal, friday_4pm, 4 * 3600) == datetime(2026, 1, 6, 11, 0, tzinfo=UTC)
     assert sla.state(79, 100) == "ok" and sla.state(80, 100) == "warning" and sla.state(100, 100) == "breached"
+
+
+def test_a_day_that_ends_at_24_00_counts_its_last_minute():
+    """Around the clock is 00:00 to 24:00: the minute before midnight counts (23:59 lost it)."""
+    cal = sla.calendar_from("UTC", "0,1,2,3,4,5,6", "00:00", "24:00", [])
+    before = datetime(2026, 12, 1, 23, 50, tzinfo=UTC)
+    assert sla.business_seconds(cal, before, before + timedelta(minutes=20)) == 20 * 60

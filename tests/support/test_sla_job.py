@@ -15,7 +15,7 @@ from portal.support.models import SlaPolicy, Ticket
 
 
 def _setup(desk):
-    service.set_calendar(desk.org, timezone="UTC", work_days="0,1,2,3,4,5,6", start_time="00:00", end_time="23:59", holidays=[])
+    service.set_calendar(desk.org, timezone="UTC", work_days="0,1,2,3,4,5,6", start_time="00:00", end_time="24:00", holidays=[])
     db.session.add(SlaPolicy(org_id=desk.org.id, priority="high", first_response_minutes=60, resolution_minutes=100))
     db.session.commit()
 

@@ -121,10 +121,14 @@ def _checked_calendar(entered: CalendarSettings) -> tuple[CalendarSettings, dict
         errors["work_days"] = "Not a valid calendar: working days are 0 (Monday) to 6 (Sunday)."
     times = {}
     for name in ("start_time", "end_time"):
+        text = (getattr(entered, name) or "").strip()
+        if name == "end_time" and text == sla.END_OF_DAY:
+            times[name] = text
+            continue
         try:
-            times[name] = time.fromisoformat((getattr(entered, name) or "").strip()).strftime("%H:%M")
+            times[name] = time.fromisoformat(text).strftime("%H:%M")
         except ValueError:
-            errors[name] = "Not a valid calendar: give a time like 09:00."
+            errors[name] = "Not a valid calendar: give a time like 09:00 (24:00 for the end of the day)."
     holidays = []
     for text in entered.holidays or []:
         try:
