@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import cli, errors_http, security, uow, web
+from portal import cli, errors_http, inputs, security, uow, web
 from portal.accounts import wiring as accounts
 from portal.admin import wiring as admin
 from portal.api import wiring as api
@@ -27,10 +27,11 @@ from portal.keys import wiring as keys
 from portal.notifications import wiring as notifications
 from portal.orgs import wiring as orgs
 from portal.support import wiring as support
+from portal.themes import wiring as themes
 from portal.workflows import wiring as workflows
 
 # In order: the domains' API modules attach to /api/v1 as they are imported, so `api` comes last.
-DOMAINS = (core, accounts, orgs, audit, admin, notifications, keys, support, workflows, api)
+DOMAINS = (core, accounts, orgs, audit, admin, notifications, keys, support, workflows, themes, api)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -85,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)
+    inputs.init_app(app)
     uow.init_app(app)
 
 

@@ -50,6 +50,9 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
     "notifications.twilio_status": (PUBLIC, "Twilio's delivery reports, checked by X-Twilio-Signature"),
     "workflows.prometheus": (PUBLIC, "platform-wide workflow totals for a scraper with METRICS_TOKEN; 404 without it"),
     "keys.static": (PUBLIC, "the keys pages' copy-button script and styles"),
+    "api.get_theme": (PUBLIC, "an org's published colours, fonts and logo URLs: what every page of the org shows (issue 12)"),
+    "api.theme_css": (PUBLIC, "an org's published theme stylesheet: generated variables and its sanitized custom CSS"),
+    "api.theme_asset": (PUBLIC, "an org's uploaded logo or favicon, by its content hash: shown on the org's pages"),
 }
 
 # Write routes that may skip the CSRF check, with why.

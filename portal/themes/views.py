@@ -1,0 +1,233 @@
+"""Theme pages: the editor with its live preview, publish/revert/reset, uploads, import/export, and the stylesheet."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, g, render_template, request, session, url_for
+from flask_login import current_user
+
+from portal.errors import ServiceError, ValidationFailed
+from portal.forms import apply_errors
+from portal.tenancy import current_org, org_required
+from portal.themes import bp, contrast, service, settings
+from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, RevertForm, ThemeForm, VariantForm
+from portal.themes.http import conditional_css
+from portal.themes.stylesheet import build_preview
+from portal.web import after_change, flash_error, render_page, wants_fragment
+
+SAFE_MODE = "theme_safe_mode"
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _font_url(path: str) -> str:
+    return url_for("static", filename=path)
+
+
+# ---------------------------------------------------------------- every org page
+
+
+@bp.before_app_request
+def remember_safe_mode():
+    """`?safe_mode=1` turns the org's theme off for this session (an admin whose CSS broke the pages); `=0` back on."""
+    asked = request.args.get("safe_mode")
+    if asked in ("0", "1"):
+        session[SAFE_MODE] = asked == "1"
+
+
+@bp.app_context_processor
+def theme_of_the_page():
+    """`page_theme()` for layouts/base.html: the published theme on org pages, None on platform pages and in safe mode."""
+    return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE))}
+
+
+def _page_theme():
+    org = g.get("org")
+    if org is None or g.get("platform_staff") or session.get(SAFE_MODE):
+        return None
+    theme = service.published(org, _font_url)
+    return None if theme.is_default else theme
+
+
+@bp.get("/o/<org_slug>/theme.css")
+@org_required()
+def stylesheet(org_slug: str):
+    """The org's published stylesheet; pages link it as ?v=<version>, so that URL may be cached for a year."""
+    theme = service.published(current_org, _font_url)
+    return conditional_css(theme.css, theme.etag, immutable=request.args.get("v") == theme.version and theme.version is not None,
+                           private=True)
+
+
+# ---------------------------------------------------------------- the editor
+
+
+def _editor_url() -> str:
+    return url_for("themes.editor", org_slug=current_org.slug)
+
+
+def _preview_context(values: dict, errors: dict[str, str]) -> dict:
+    """What the preview fragment shows: the values it previews, the contrast checks, and its stylesheet's URL."""
+    args = {k: values[k] for k in (*settings.COLOUR_FIELDS, "font", "radius")}
+    return {"preview": values, "preview_errors": errors, "checks": contrast.checks(values), "text_on": contrast.text_on,
+            "preview_css": url_for("themes.preview_css", org_slug=current_org.slug, **args)}
+
+
+def _editor_page(form: ThemeForm, status: int = 200):
+    draft = service.draft(current_org)
+    values, errors = settings.validate(form.values(), base=draft.settings) if form.is_submitted() else (draft.settings, {})
+    context = {
+        "org": current_org, "form": form, "draft": draft, "published": service.published(current_org, _font_url),
+        "logos": service.asset_urls(current_org, draft.settings), "history": service.history(current_org, per_page=20),
+        "logo_form": LogoForm(formdata=None), "import_form": ImportForm(formdata=None, prefix="theme_import"), "preset_form": PresetForm(formdata=None),
+        "confirm": ConfirmForm(formdata=None),
+        "variant_labels": service.VARIANT_LABELS, **_preview_context(values, errors),
+    }
+    return render_template("themes/editor.html", **context), status
+
+
+@bp.route("/o/<org_slug>/settings/theme", methods=["GET", "POST"])
+@org_required("org.settings")
+def editor(org_slug: str):
+    """The editor; as the admin types, htmx asks the same URL (GET, the form as a query) for the preview fragment."""
+    if request.method == "GET" and wants_fragment():
+        form = ThemeForm(formdata=request.args, meta={"csrf": False})
+        values, errors = settings.validate(form.values(), base=service.draft(current_org).settings)
+        return render_template("themes/_preview.html", org=current_org, **_preview_context(values, errors))
+    if request.method == "POST":
+        form = ThemeForm()
+        if form.validate_on_submit():
+            try:
+                service.update_draft(current_org, form.values(), custom_css=form.custom_css.data or "", by=_me())
+            except ServiceError as exc:
+                apply_errors(form, exc)
+            else:
+                flash("Draft saved. Members see it once you publish.", "success")
+                return after_change(_editor_url())
+        return _editor_page(form, 422)
+    draft = service.draft(current_org)
+    return _editor_page(ThemeForm(formdata=None, data={**draft.settings, "custom_css": draft.custom_css}))
+
+
+@bp.get("/o/<org_slug>/settings/theme/preview.css")
+@org_required("org.settings")
+def preview_css(org_slug: str):
+    """The preview panel's stylesheet, from the values in the query (what the admin is typing), never saved."""
+    form = ThemeForm(formdata=request.args, meta={"csrf": False})
+    values, _errors = settings.validate(form.values(), base=service.draft(current_org).settings)
+    font = settings.FONTS[values["font"]].stylesheet
+    text = build_preview(values, font_url=_font_url(font) if font else None)
+    return Response(text, mimetype="text/css", headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
+def _confirmed_action(action, message: str):
+    """Run a one-click action (publish, reset, a preset, the palette) behind its form's CSRF check."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed({"csrf_token": "The form expired. Reload the page and try again."})
+    try:
+        action()
+    except ServiceError as exc:
+        flash_error(exc)
+    else:
+        flash(message, "success")
+    return after_change(_editor_url())
+
+
+@bp.post("/o/<org_slug>/settings/theme/publish")
+@org_required("org.settings")
+def publish(org_slug: str):
+    return _confirmed_action(lambda: service.publish(current_org, by=_me()), "Published: members see the new theme on their next page.")
+
+
+@bp.post("/o/<org_slug>/settings/theme/reset")
+@org_required("org.settings")
+def reset(org_slug: str):
+    return _confirmed_action(lambda: service.reset(current_org, by=_me()), "Back to the platform's look. The history keeps every version.")
+
+
+@bp.post("/o/<org_slug>/settings/theme/revert")
+@org_required("org.settings")
+def revert(org_slug: str):
+    form = RevertForm()
+    if not form.validate_on_submit() or not form.version.data:
+        raise ValidationFailed({"version": "Choose a version to publish again."})
+    version = service.revert(current_org, form.version.data, by=_me())
+    flash(f"Version {version.reverted_from} is published again, as version {version.number}.", "success")
+    return after_change(_editor_url())
+
+
+@bp.post("/o/<org_slug>/settings/theme/preset")
+@org_required("org.settings")
+def preset(org_slug: str):
+    form = PresetForm()
+    name = form.preset.data if form.validate_on_submit() else ""
+    return _confirmed_action(lambda: service.apply_preset(current_org, name or "", by=_me()), "Preset applied to the draft.")
+
+
+@bp.route("/o/<org_slug>/settings/theme/palette", methods=["GET", "POST"])
+@org_required("org.settings")
+def palette(org_slug: str):
+    """The colours suggested from the logo (GET: the fragment that offers them; POST: put them in the draft)."""
+    suggestion = service.suggested_palette(current_org)
+    if request.method == "POST":
+        return _confirmed_action(lambda: service.update_draft(current_org, suggestion, by=_me()), "The logo's colours are in the draft.")
+    return render_page("themes/palette.html", "themes/_palette.html", org=current_org, suggestion=suggestion,
+                       labels=settings.COLOUR_LABELS, confirm=ConfirmForm(formdata=None))
+
+
+@bp.post("/o/<org_slug>/settings/theme/logo")
+@org_required("org.settings")
+def upload_logo(org_slug: str):
+    form = LogoForm()
+    if form.validate_on_submit():
+        data = form.file.data.read() if form.file.data else b""
+        try:
+            asset = service.upload(current_org, form.variant.data, data, by=_me())
+        except ServiceError as exc:
+            flash_error(exc)
+        else:
+            flash(f"{service.VARIANT_LABELS[form.variant.data]} uploaded ({asset.width}×{asset.height}). Publish to show it.", "success")
+    else:
+        flash("Choose a file to upload.", "error")
+    return after_change(_editor_url())
+
+
+@bp.post("/o/<org_slug>/settings/theme/logo/remove")
+@org_required("org.settings")
+def remove_logo(org_slug: str):
+    form = VariantForm()
+    try:
+        service.remove(current_org, form.variant.data if form.validate_on_submit() else "", by=_me())
+    except ServiceError as exc:
+        flash_error(exc)
+    return after_change(_editor_url())
+
+
+@bp.get("/o/<org_slug>/settings/theme/export")
+@org_required("org.settings")
+def export(org_slug: str):
+    body = json.dumps(service.export_theme(current_org), indent=2, sort_keys=True)
+    headers = {"Content-Disposition": f'attachment; filename="theme-{current_org.slug}.json"', "Cache-Control": "no-store"}
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+@bp.post("/o/<org_slug>/settings/theme/import")
+@org_required("org.settings")
+def import_theme(org_slug: str):
+    form = ImportForm(prefix="theme_import")  # the upload form has a `file` field too: distinct ids on one page
+    try:
+        if not form.validate_on_submit() or not form.file.data:
+            raise ValidationFailed({"file": "Choose a theme file (JSON) exported from a portal."})
+        try:
+            document = json.loads(form.file.data.read(256 * 1024) or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed({"file": "This file is not JSON."}) from exc
+        service.import_theme(current_org, document, by=_me())
+    except ServiceError as exc:
+        flash_error(exc)
+    else:
+        flash("Theme imported into the draft.", "success")
+    return after_change(_editor_url())
