@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from portal.extensions import db
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000  # past any real list; keeps OFFSET inside a bigint (page=9223372036854775807 was a 500)
 
 
 @dataclass
@@ -35,8 +36,8 @@ class Page:
 def clamp(page: Any, per_page: Any, default_per_page: int = 25) -> tuple[int, int]:
     """Turn request values into a sane (page, per_page), never raising on junk."""
     try:
-        page = max(1, int(page))
-    except (TypeError, ValueError):
+        page = min(MAX_PAGE, max(1, int(page)))
+    except (TypeError, ValueError, OverflowError):
         page = 1
     try:
         per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
@@ -47,6 +48,7 @@ def clamp(page: Any, per_page: Any, default_per_page: int = 25) -> tuple[int, in
 
 def paginate(query: Select, page: int, per_page: int) -> Page:
     """Run query for one page and count the total."""
+    page = min(max(1, page), MAX_PAGE)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items, page, per_page, total)

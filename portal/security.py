@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, redirect, request, url_for
+from flask import Flask, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user
 
-from portal.extensions import htmx, login_manager, talisman
+from portal.accounts.service import load_session_user
+from portal.extensions import csrf, htmx, login_manager, talisman
 from portal.http import json_error, wants_json
+from portal.keys import auth as key_auth
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 CSP = {
     "default-src": "'self'",
@@ -22,8 +27,7 @@ CSP = {
 
 
 def init_app(app: Flask) -> None:
-    from portal.accounts.service import load_session_user
-
+    """Login, the unauthorized answer, API keys and CSRF, and the security headers."""
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"
@@ -63,9 +67,6 @@ def init_api_keys_and_csrf(app: Flask) -> None:
     WTF_CSRF_CHECK_DEFAULT off, and csrf.protect() called here. The hook runs first, where
     CSRFProtect's own check ran before.
     """
-    from portal.extensions import csrf
-    from portal.keys import auth as key_auth
-
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     key_auth.init_app(app)
 
@@ -74,7 +75,18 @@ def init_api_keys_and_csrf(app: Flask) -> None:
         if refusal is not None:
             return json_error(refusal.status, refusal.message, refusal.code, refusal.fields, headers=refusal.headers)
         if g.api_key is None and app.config["WTF_CSRF_ENABLED"]:
+            if _anonymous_api_write():
+                # Say what is missing (credentials), not that a token of a session nobody has is stale.
+                return json_error(401, "Log in or send an API key.", "unauthenticated", headers={"WWW-Authenticate": "Bearer"})
             csrf.protect(apply_exemptions=True)
         return None
 
     app.before_request_funcs.setdefault(None, []).insert(0, authenticate_api_key_or_check_csrf)
+
+
+def _anonymous_api_write() -> bool:
+    """A write to an /api/ endpoint that needs a caller (one with a permission check), with none."""
+    if request.method in SAFE_METHODS or not wants_json() or current_user.is_authenticated:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "required_permission", None) is not None

@@ -7,6 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal.api.types import EmailAddress, PageNumber, PerPage, SearchText
+from portal.roles import ORG_ROLES
+
+OrgRole = Literal[ORG_ROLES]  # written once, in roles.py
+
 
 class ErrorBody(BaseModel):
     code: str
@@ -52,18 +57,18 @@ class MemberListOut(BaseModel):
 
 
 class MemberQuery(BaseModel):
-    page: int = Field(1, description="Page number, from 1")
-    per_page: int = Field(25, description="Items a page, at most 100")
-    q: str = Field("", description="Search in name and email")
-    role: str = Field("", description="Only this role")
-    sort: str = Field("name", description="name, email, role or joined")
-    dir: str = Field("asc", description="asc or desc")
+    page: PageNumber = 1
+    per_page: PerPage = 25
+    q: SearchText = Field("", description="Search in name and email")
+    role: Literal[("", *ORG_ROLES)] = Field("", description="Only this role")
+    sort: Literal["name", "email", "role", "joined"] = Field("name", description="name, email, role or joined")
+    dir: Literal["asc", "desc"] = Field("asc", description="asc or desc")
 
 
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
-    role: Literal["org_admin", "billing_admin", "user"] = "user"
+    email: EmailAddress
+    role: OrgRole = "user"
 
 
 class InvitationOut(BaseModel):
@@ -76,4 +81,4 @@ class InvitationOut(BaseModel):
 
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["org_admin", "billing_admin", "user"]
+    role: OrgRole

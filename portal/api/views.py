@@ -62,6 +62,7 @@ def create_invitation(org_slug: str):
 @route(bp, "/orgs/<org_slug>/members/<membership_id>", "PUT", summary="Change a member's role", tag="members", body=schemas.RoleIn, response=schemas.MemberOut, errors=(401, 403, 404, 409))
 @org_required("members.manage")
 def update_member(org_slug: str, membership_id: str):
+    orgs.get_membership(current_org, membership_id)  # the id before the body: another org's member is a 404
     data = parse_body(schemas.RoleIn)
     return jsonify(_member(orgs.change_role(current_org, membership_id, data.role, by=current_user)))
 

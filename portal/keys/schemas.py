@@ -3,40 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from portal.api.types import PageNumber, PerPage, SearchText
+
+Scope = Literal["read", "write", "admin"]
 
 
 class KeyCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(description="What the key is for, such as the app or server that uses it")
-    scopes: list[str] = Field(["read"], description="read (GET endpoints), write (create and update), admin (keys, members, billing, org settings)")
+    name: str = Field(min_length=1, max_length=100, description="What the key is for, such as the app or server that uses it")
+    scopes: list[Scope] = Field(["read"], min_length=1, max_length=3, description="read (GET endpoints), write (create and update), admin (keys, members, billing, org settings); never more than the owner's role allows")
     expires_at: datetime | None = Field(None, description="When the key stops working (UTC); the org's policy may cap it")
-    rate_limit: int | None = Field(None, description="Requests per minute (default 600)")
-    owner: str | None = Field(None, description="Who owns the key: a member's user id (usr_...), membership id (mem_...) or email. "
-                              "Default: the caller. Only org admins may name another member; the key is shown to the caller only")
+    rate_limit: int = Field(None, ge=1, le=1_000_000, description="Requests per minute (default 600; the org's policy may cap it)")
+    owner: str | None = Field(None, min_length=1, max_length=254, description="Who owns the key: a member's user id (usr_...), membership id (mem_...) or email. "
+                              "Default (or null): the caller. Only org admins may name another member; the key is shown to the caller only")
 
 
 class KeyUpdateIn(BaseModel):
-    """Only the fields sent change; `expires_at: null` removes the expiry."""
+    """Only the fields sent change; `expires_at: null` removes the expiry (null is refused for the others)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    scopes: list[str] | None = None
+    name: str = Field(None, min_length=1, max_length=100)
+    scopes: list[Scope] = Field(None, min_length=1, max_length=3)
     expires_at: datetime | None = None
-    rate_limit: int | None = None
+    rate_limit: int = Field(None, ge=1, le=1_000_000)
 
 
 class RotateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    grace_period: int = Field(0, description="Seconds (0 to 86,400) the old key keeps working")
+    grace_period: int = Field(ge=0, le=86_400, description="Seconds (0 to 86,400) the old key keeps working; required, so that no rotation cuts off the old key by omission")
 
 
 class KeyQuery(BaseModel):
-    page: int = Field(1, description="Page number, from 1")
-    per_page: int = Field(25, description="Items a page, at most 100")
-    status: str = Field("", description="active, expired or revoked")
-    q: str = Field("", description="Search in names and prefixes")
+    page: PageNumber = 1
+    per_page: PerPage = 25
+    status: Literal["", "active", "expired", "revoked"] = Field("", description="active, expired or revoked")
+    q: SearchText = Field("", description="Search in names and prefixes")
 
 
 class OwnerOut(BaseModel):

@@ -47,10 +47,11 @@ def list_notifications():
 
 
 @route(bp, "/notifications/<notification_id>/read", "PUT", summary="Mark a notification read (or unread)",
-       tag="notifications", body=schemas.ReadIn, response=schemas.NotificationOut, errors=(401, 404))
+       tag="notifications", body=schemas.ReadIn, body_required=False, response=schemas.NotificationOut)
 @org_required()
 def read_notification(notification_id: str):
-    read = parse_body(schemas.ReadIn).read if request.content_length else True
+    service.own_notification(current_org, _me(), notification_id)  # the id before the body
+    read = parse_body(schemas.ReadIn).read if request.content_length else True  # no body: mark it read
     return jsonify(_note(service.mark_read(current_org, _me(), notification_id, read=read)))
 
 

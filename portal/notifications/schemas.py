@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from portal.api.types import OrgSlug, PageNumber, PerPage
 
 Channel = Literal["in_app", "email", "sms"]
 
 
 class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: list[str] = Field(min_length=1, max_length=1000, description="Emails or user ids (usr_...) of members of this organization")
-    event: str = Field("message", description="An event of the catalog; 'message' for ad-hoc text")
+    to: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(min_length=1, max_length=1000, description="Emails or user ids (usr_...) of members of this organization")
+    event: str = Field("message", min_length=1, max_length=100, description="An event of the catalog; 'message' for ad-hoc text (which needs a title)")
     title: str = Field("", max_length=300)
     body: str = Field("", max_length=5000)
     data: dict = Field(default_factory=dict, description="Values for the event's template variables")
@@ -57,9 +59,9 @@ class NotificationListOut(BaseModel):
 
 class NotificationQuery(BaseModel):
     unread: bool = Field(False, description="Only unread ones")
-    page: int = 1
-    per_page: int = 20
-    org: str = Field("", description="Organization slug (session auth with several orgs)")
+    page: PageNumber = 1
+    per_page: PerPage = 20
+    org: OrgSlug = ""
 
 
 class ReadIn(BaseModel):

@@ -119,7 +119,7 @@ def create_comment(ticket_id: str):
 
 
 @route(bp, "/tickets/<ticket_id>/attachments", "POST", summary="Attach a file (multipart/form-data, field `file`)", tag="support",
-       response=schemas.AttachmentOut, status=201, errors=(401, 403, 404, 413, 422))
+       response=schemas.AttachmentOut, status=201, multipart={"file": "The file (10 MB at most; type checked on its bytes)"})
 @support_api("tickets.create")
 def create_attachment(ticket_id: str):
     ticket = _ticket(ticket_id)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from portal.api.types import OrgSlug, SearchText
 from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES
 from portal.support.services.queue import SORTS
 
@@ -32,10 +33,10 @@ class TicketIn(BaseModel):
 
 class TicketUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Status | None = None
-    priority: Priority | None = Field(None, description="Agents only")
-    category: Category | None = None
-    assignee_id: str | None = Field(None, description="An agent's user id (usr_...), or \"\" to unassign; agents only")
+    status: Status = None
+    priority: Priority = Field(None, description="Agents only")
+    category: Category = None
+    assignee_id: str = Field(None, max_length=40, description="An agent's user id (usr_...), or \"\" to unassign; agents only")
 
 
 class CommentIn(BaseModel):
@@ -95,9 +96,9 @@ class TicketQuery(BaseModel):
     priority: PriorityFilter = ""
     category: CategoryFilter = ""
     sla: SlaFilter = Field("", description="ok, warning, breached, paused or met (agents)")
-    assignee: str = Field("", description="An agent's user id, me or none (agents)")
-    q: str = Field("", description="Search in subject and body")
+    assignee: str = Field("", max_length=40, description="An agent's user id, me or none (agents)")
+    q: SearchText = Field("", description="Search in subject and body")
     sort: Sort = Field("activity", description="activity, priority or due")
-    after: str = Field("", description="The cursor from the previous page's next link")
+    after: str = Field("", max_length=200, description="The cursor from the previous page's next link")
     per_page: int = Field(25, ge=1, le=100)
-    org: str = Field("", description="Organization slug (customers: which of your orgs; agents: a filter)")
+    org: OrgSlug = Field("", description="Organization slug (customers: which of your orgs; agents: a filter)")

@@ -66,6 +66,7 @@ def get_workflow_definition(workflow_id: str):
        body=schemas.DefinitionIn, response=schemas.WorkflowOut)
 @org_required("workflows.edit")
 def update_workflow_definition(workflow_id: str):
+    service.get_workflow(current_org, workflow_id)  # the id before the body: another org's workflow is a 404
     definition = _definition()
     return jsonify(workflow_json(service.new_version(current_org, workflow_id, definition, current_user)))
 
@@ -104,6 +105,7 @@ def cancel_workflow_run(job_id: str):
        body=schemas.ApprovalIn, response=schemas.RunOut, errors=(401, 403, 404, 409))
 @org_required("workflows.run")
 def approve_workflow_run(job_id: str):
+    service.get_run(current_org, job_id)
     body = parse_body(schemas.ApprovalIn)
     return jsonify(run_json(service.decide(current_org, job_id, body.approved, current_user)))
 

@@ -178,7 +178,8 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
     errors: dict[str, str] = {}
     now = utcnow()
     name = _check_name(name, errors)
-    scopes = _check_scopes(scopes, member, policy, key_scopes, errors)
+    # The org's scope policy follows the owner's role: a key an admin makes for a member is a member's key.
+    scopes = _check_scopes(scopes, owned_by, policy, key_scopes, errors)
     expires_at = _check_expiry(expires_at, now, policy, errors, default_to_cap=True)
     rate_limit = _check_rate_limit(default_rate_limit() if rate_limit is None else rate_limit, errors)
     if errors:
@@ -207,7 +208,8 @@ def update_key(org: Organization, member: Membership, key_id: str, changes: dict
     if "name" in changes:
         values["name"] = _check_name(changes["name"], errors)
     if "scopes" in changes:
-        values["scopes"] = _check_scopes(changes["scopes"], member, policy, key_scopes, errors)
+        owner = members.member_by(org, key.owner.public_id) or member
+        values["scopes"] = _check_scopes(changes["scopes"], owner, policy, key_scopes, errors)
     if "expires_at" in changes:
         values["expires_at"] = _check_expiry(changes["expires_at"], key.created_at, policy, errors, default_to_cap=False)
     if "rate_limit" in changes:
