@@ -24,6 +24,7 @@ class ErrorResponse(BaseModel):
 
 
 class OrgMembershipOut(BaseModel):
+    id: str = Field(description="The organization's id (org_...), as /api/v1/themes/{org_id} takes it")
     slug: str
     name: str
     role: str

@@ -30,7 +30,7 @@ def me():
         timezone=current_user.timezone,
         email_verified=current_user.is_verified,
         platform_role=current_user.platform_role,
-        orgs=[schemas.OrgMembershipOut(slug=m.org.slug, name=m.org.name, role=m.role) for m in memberships],
+        orgs=[schemas.OrgMembershipOut(id=m.org.public_id, slug=m.org.slug, name=m.org.name, role=m.role) for m in memberships],
     )
     return jsonify(body.model_dump(mode="json"))
 

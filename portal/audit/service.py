@@ -35,6 +35,9 @@ ACTIONS = (
     "key.rotated",
     "key.revoked",
     "key.policy_changed",
+    "theme.published",
+    "theme.reverted",
+    "theme.reset",
 )
 
 

@@ -19,7 +19,7 @@ def test_me_returns_the_caller_and_their_orgs(client, login_as):
     body = client.get("/api/v1/me").json
     assert body["id"] == user.public_id and body["id"].startswith("usr_")
     assert body["email"] == "me@example.test"
-    assert body["orgs"] == [{"slug": "api-org", "name": "API Org", "role": "billing_admin"}]
+    assert body["orgs"] == [{"id": org.public_id, "slug": "api-org", "name": "API Org", "role": "billing_admin"}]
 
 
 def test_members_list_paginates_with_a_next_link(client, login_as):
