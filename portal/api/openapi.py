@@ -55,7 +55,7 @@ class Operation:
     query: type[BaseModel] | None
     status: int
     errors: tuple[int, ...] = field(default=())
-    multipart: dict[str, str] | None = None  # field name -> description, for file uploads
+    multipart: dict[str, str | dict] | None = None  # upload fields: a file's description, or a plain field's schema
     public: bool = False
     body_required: bool = True  # False: the operation also answers a request without a body
     media: str | None = None  # a non-JSON answer (text/css, image/*): its media type
@@ -72,7 +72,7 @@ OPERATIONS: list[Operation] = []
 
 
 def route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str, response=None, body=None, query=None, status: int = 200,
-          errors=(), multipart: dict[str, str] | None = None, public: bool = False, body_required: bool = True,
+          errors=(), multipart: dict[str, str | dict] | None = None, public: bool = False, body_required: bool = True,
           media: str | None = None) -> Callable:
     """Register an API view and describe it in the OpenAPI document in one place."""
 
@@ -109,7 +109,8 @@ def _query_parameters(model: type[BaseModel]) -> list[dict]:
 
 def _body(op: Operation, components: dict) -> dict | None:
     if op.multipart:
-        properties = {name: {"type": "string", "format": "binary", "description": text} for name, text in op.multipart.items()}
+        properties = {name: spec if isinstance(spec, dict) else {"type": "string", "format": "binary", "description": spec}
+                      for name, spec in op.multipart.items()}
         schema = {"type": "object", "required": list(op.multipart), "properties": properties}
         return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     if op.body is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
 from portal.api import bp, schemas
@@ -11,6 +11,16 @@ from portal.api.openapi import build_spec, route
 from portal.orgs import service as orgs
 from portal.pagination import clamp
 from portal.tenancy import current_org, org_required
+
+
+@bp.before_request
+def answer_options():
+    """OPTIONS lists the methods of the URL's own route: /workflows/execute is not also /workflows/<job_id>."""
+    if request.method != "OPTIONS" or request.url_rule is None:
+        return None
+    rule = request.url_rule.rule
+    methods = sorted({m for r in current_app.url_map.iter_rules() if r.rule == rule for m in r.methods})
+    return "", 200, {"Allow": ", ".join(methods)}
 
 
 @bp.get("/openapi.json")

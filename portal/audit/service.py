@@ -52,7 +52,8 @@ def record(action: str, *, org=None, actor=None, target: str = "", data: dict | 
         org_id=org.id if org is not None else None,
         actor_id=actor.id if actor is not None else None,
         action=action,
-        target=target,
+        # What the row names, cut to the column: an audit entry never refuses the change it records.
+        target=target[: AuditEvent.target.type.length],
         ip=client_ip(),
         data=data or {},
     )

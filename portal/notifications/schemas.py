@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.api.types import OrgSlug, PageNumber, PerPage
+from portal.notifications.catalog import EVENTS
 
 Channel = Literal["in_app", "email", "sms"]
 
@@ -87,7 +88,8 @@ class PhoneOut(BaseModel):
 class PreferencesDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
     org: str | None = Field(None, description="Read-only: the organization these preferences apply to")
-    events: dict[str, dict[str, bool]]
+    # Checked by the service, which names an unknown event by itself; listed here for the document.
+    events: dict[str, dict[Channel, bool]] = Field(json_schema_extra={"propertyNames": {"enum": list(EVENTS)}})
     quiet_hours: QuietHours = QuietHours()
     phone: PhoneOut | None = Field(None, description="Read-only; verify a number in the portal")
 

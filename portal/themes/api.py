@@ -90,7 +90,9 @@ def put_theme(org_slug: str):
 
 
 @route(bp, THEME_RULE + "/logo", "POST", summary="Upload a logo (light, dark) or the favicon: multipart `file` and `variant`",
-       tag="themes", response=schemas.AssetOut, status=201, errors=(401, 403, 404))
+       tag="themes", response=schemas.AssetOut, status=201,
+       multipart={"file": "PNG, JPEG, WebP, ICO or SVG, 1 MB and 2048 px at most",
+                  "variant": {"type": "string", "enum": ["light", "dark", "favicon"], "description": "Which logo this is"}})
 @org_from_path
 @org_required("org.settings")
 def upload_theme_logo(org_slug: str):

@@ -14,7 +14,7 @@ class DefinitionIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    input_schema: dict[str, Any] | None = None
+    input_schema: dict[str, Any] = Field(None, description="A JSON Schema for the run's input (omit it for none)")
     nodes: list[dict[str, Any]]
     edges: list[dict[str, Any]]
 

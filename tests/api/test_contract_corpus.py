@@ -113,3 +113,14 @@ def test_a_key_never_carries_more_than_its_owners_role(client, login_as, row_cou
     error = _refused(client.post("/api/v1/keys?org=scopes", json={"name": "too much", "scopes": ["admin"], "owner": plain.public_id}), 422, "scopes")
     assert "read, write" in error["fields"]["scopes"]  # what a member's key may have, named
     assert row_counts() == before
+
+
+def test_options_lists_the_methods_of_the_urls_own_route(admin_client):
+    response = admin_client.open("/api/v1/workflows/execute", method="OPTIONS")
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == {"POST", "OPTIONS"}
+
+
+def test_an_invitation_to_the_longest_address_is_stored_not_a_500(admin_client):
+    email = "a@" + "b" * 240 + ".test"
+    response = admin_client.post("/api/v1/orgs/corpus/invitations", json={"email": email, "role": "user"})
+    assert response.status_code == 201, response.json
