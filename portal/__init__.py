@@ -19,6 +19,7 @@ from portal.accounts import wiring as accounts
 from portal.admin import wiring as admin
 from portal.api import wiring as api
 from portal.audit import wiring as audit
+from portal.billing import wiring as billing
 from portal.config import INSTANCE, ROOT, load_config
 from portal.core import wiring as core
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -31,7 +32,7 @@ from portal.themes import wiring as themes
 from portal.workflows import wiring as workflows
 
 # In order: the domains' API modules attach to /api/v1 as they are imported, so `api` comes last.
-DOMAINS = (core, accounts, orgs, audit, admin, notifications, keys, support, workflows, themes, api)
+DOMAINS = (core, accounts, orgs, audit, admin, notifications, keys, support, workflows, themes, billing, api)
 
 
 def create_app(config: dict | None = None) -> Flask:

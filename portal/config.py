@@ -102,6 +102,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "STORAGE_DIR": env.get("STORAGE_DIR") or str(INSTANCE / "storage"),
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET") or None,
+        # Only for tests and Stripe-compatible servers (localstripe); unset: Stripe's own API.
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or None,
+        # Billing: days a failed payment keeps the paid plan before the org falls back to free limits; trial length.
+        "BILLING_GRACE_DAYS": int(env.get("BILLING_GRACE_DAYS") or 7),
+        "BILLING_TRIAL_DAYS": int(env.get("BILLING_TRIAL_DAYS") or 14),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID") or None,
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or None,
         "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,

@@ -65,3 +65,15 @@ class Conflict(ServiceError):
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message, code=code, fields={field: message} if field else None)
+
+
+class QuotaExceeded(ServiceError):
+    """The org's plan does not allow this much more of a metric now; `upgrade_url` says where to get more."""
+
+    status = 402
+    code = "quota_exceeded"
+
+    def __init__(self, metric: str, limit: int, used: int, upgrade_url: str, message: str | None = None):
+        super().__init__(message or f"Your plan allows {limit:,} {metric.replace('_', ' ')} and {used:,} are used. Upgrade: {upgrade_url}",
+                         fields={"metric": metric, "limit": limit, "used": used, "upgrade_url": upgrade_url})  # type: ignore[dict-item]
+        self.metric, self.limit, self.used, self.upgrade_url = metric, limit, used, upgrade_url

@@ -28,6 +28,7 @@ STATUS_TEXT = {
     413: "Payload too large: `payload_too_large`.",
     415: "Unsupported media type: `unsupported_media_type` (send application/json).",
     422: "Validation failed: `validation_failed`, with `fields` naming each bad field or parameter.",
+    502: "The payment provider could not be reached or refused the call: `payment_provider_error`; try again.",
     429: "Rate limited: `rate_limited`; wait for the seconds in `Retry-After`.",
 }
 # Every authenticated /api/v1 operation may answer these: a bad or missing key, a scope or role that
@@ -59,6 +60,7 @@ class Operation:
     public: bool = False
     body_required: bool = True  # False: the operation also answers a request without a body
     media: str | None = None  # a non-JSON answer (text/css, image/*): its media type
+    also_ok: tuple[int, ...] = ()  # other success statuses with the same body (200 for "already there" next to 201)
 
     def statuses(self) -> list[int]:
         """Every error status this operation can answer."""
@@ -73,12 +75,12 @@ OPERATIONS: list[Operation] = []
 
 def route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str, response=None, body=None, query=None, status: int = 200,
           errors=(), multipart: dict[str, str | dict] | None = None, public: bool = False, body_required: bool = True,
-          media: str | None = None) -> Callable:
+          media: str | None = None, also_ok: tuple[int, ...] = ()) -> Callable:
     """Register an API view and describe it in the OpenAPI document in one place."""
 
     def decorator(view: Callable) -> Callable:
         OPERATIONS.append(Operation(method.lower(), bp.url_prefix + rule, summary, tag, response, body, query, status,
-                                    tuple(errors), multipart, public, body_required, media))
+                                    tuple(errors), multipart, public, body_required, media, tuple(also_ok)))
         return bp.route(rule, methods=[method])(view)
 
     return decorator
@@ -88,12 +90,24 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
+def _component_name(model: type[BaseModel]) -> str:
+    """A model's name in the document, qualified by its domain when two domains use the same class name
+    (keys' UsageOut and billing's UsageOut must not overwrite each other)."""
+    clashes = {op_model for op in OPERATIONS for op_model in (op.response, op.body, op.query)
+               if op_model is not None and op_model.__name__ == model.__name__ and op_model is not model}
+    if not clashes:
+        return model.__name__
+    domain = model.__module__.split(".")[1]
+    return f"{domain}_{model.__name__}"
+
+
 def _schema(model: type[BaseModel], components: dict) -> dict:
+    name = _component_name(model)
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
-        components[name] = sub
-    components[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+    for sub_name, sub in schema.pop("$defs", {}).items():
+        components[sub_name] = sub
+    components[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict]:
@@ -136,7 +150,7 @@ def build_spec() -> dict:
             ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
         elif op.media:
             ok["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}
-        responses: dict = {str(op.status): ok}
+        responses: dict = {str(code): ok for code in (op.status, *op.also_ok)}
         for code in op.statuses():
             if code < 400:  # 304: the cached copy is still good; no body
                 responses[str(code)] = {"description": STATUS_TEXT.get(code, "Not modified")}

@@ -60,7 +60,7 @@ def list_members(org_slug: str):
     return jsonify(page_envelope(result, [_member(m) for m in result.items], "api.list_members", org_slug=org_slug))
 
 
-@route(bp, "/orgs/<org_slug>/invitations", "POST", summary="Invite someone by email", tag="members", body=schemas.InvitationIn, response=schemas.InvitationOut, status=201, errors=(401, 403, 404, 409))
+@route(bp, "/orgs/<org_slug>/invitations", "POST", summary="Invite someone by email", tag="members", body=schemas.InvitationIn, response=schemas.InvitationOut, status=201, errors=(402, 409))
 @org_required("members.manage")
 def create_invitation(org_slug: str):
     data = parse_body(schemas.InvitationIn)

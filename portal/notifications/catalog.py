@@ -1,7 +1,7 @@
 """The event catalog: every event the platform sends, its variables, default channels and templates.
 
-Only events something sends belong here (members set preferences for each one). Billing's events (a failed
-payment, a usage threshold) join when billing sends them.
+Only events something sends belong here (members set preferences for each one). Billing sends the usage
+thresholds (portal.billing.services.usage) and failed payments (portal.billing.services.webhooks).
 """
 
 from __future__ import annotations
@@ -112,6 +112,20 @@ EVENTS: dict[str, Event] = {
             "API key {{ key_name }} expires in {{ days_left }} day(s)",
             "Your API key {{ key_name }} ({{ key_prefix }}…) expires on {{ expires_at }}. Rotate it before then to avoid failed calls.",
             "API key {{ key_name }} expires in {{ days_left }} day(s)",
+            critical=True,
+        ),
+        _e(
+            "usage.threshold_reached", "The organization used 80%, 90% or 100% of a plan limit",
+            ("metric", "percent", "used", "limit", "period_end"),
+            "{{ org_name }} has used {{ percent }}% of its {{ metric }}",
+            "{{ org_name }} has used {{ used }} of its {{ limit }} {{ metric }} ({{ percent }}%) in the period ending {{ period_end }}.\n\nSee usage or upgrade: {{ url }}",
+            "{{ org_name }}: {{ percent }}% of {{ metric }} used",
+        ),
+        _e(
+            "invoice.payment_failed", "A payment for the organization's plan failed", ("invoice_number", "amount", "grace_ends"),
+            "Payment failed for {{ org_name }}: invoice {{ invoice_number }}",
+            "The payment of {{ amount }} for invoice {{ invoice_number }} failed. Update the payment method before {{ grace_ends }}, or {{ org_name }} falls back to the free plan's limits (nothing is deleted).\n\n{{ url }}",
+            "Payment of {{ amount }} failed for {{ org_name }}; update it before {{ grace_ends }}",
             critical=True,
         ),
         _e(

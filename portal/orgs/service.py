@@ -11,6 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.billing import service as billing
 from portal.errors import Conflict, Forbidden, ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.models import utcnow
@@ -140,7 +141,10 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
         raise ValidationFailed({"email": "Enter a valid email address."})
     if members.member_by(org, email) is not None:
         raise Conflict(f"{email} is already a member.", field="email")
-    for pending in pending_invitations(org):
+    pending_now = pending_invitations(org)
+    # The plan's seats: members and the invitations still open (one to this address is replaced, not added).
+    billing.check(org, "seats", 1, current=count_members(org) + sum(1 for p in pending_now if p.email != email))
+    for pending in pending_now:
         if pending.email == email:
             pending.revoked_at = utcnow()  # a new invitation replaces the old one
     invitation = Invitation(

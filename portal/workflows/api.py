@@ -79,7 +79,7 @@ def delete_workflow_definition(workflow_id: str):
 
 
 @route(bp, "/workflows/execute", "POST", summary="Run a workflow: queued, answers with the job id", tag="workflows",
-       body=schemas.ExecuteIn, response=schemas.ExecuteOut, status=202, errors=(400, 401, 403, 404))
+       body=schemas.ExecuteIn, response=schemas.ExecuteOut, status=202, errors=(400, 401, 402, 403, 404))
 @org_required("workflows.run")
 def execute_workflow():
     body = parse_body(schemas.ExecuteIn)

@@ -24,9 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from portal.billing import service as billing
 from portal.extensions import db
 from portal.infra.jobs import enqueue
 from portal.models import UTCDateTime, utcnow
+from portal.orgs.models import Organization
 from portal.workflows.checkpoint import fresh_thread
 from portal.workflows.compiler import compiled
 from portal.workflows.jobcontext import UNKNOWN, RunStopped, running
@@ -229,12 +231,24 @@ class RunJob:
             self.conn.commit()  # the outcome and its usage event in one transaction
         if row is None:
             return False
+        self.meter()
         # Only the job whose conditional UPDATE moved the run gets here, after that UPDATE committed: sent once.
         if status == "succeeded":
             self.tell("workflow.succeeded", duration=human_duration(duration))
         elif status == "failed":
             self.tell("workflow.failed", error=(error or "")[:500])
         return True
+
+    def meter(self) -> None:
+        """The run's LLM tokens into the billing ledger (what it spent since it was last metered: a retry adds),
+        committed with the job's unit of work. A failure is logged: the run's outcome is committed already."""
+        try:
+            tokens = db.session.scalar(select(WorkflowRun.llm_tokens).where(WorkflowRun.id == self.run_id)) or 0
+            if tokens:
+                billing.record_total(db.session.get(Organization, self.row.org_id), "llm_tokens", tokens, f"run:{self.row.public_id}:tokens")
+        except Exception:  # noqa: BLE001
+            log.exception("could not meter the tokens of run %s", self.row.public_id)
+            db.session.rollback()
 
     def tell(self, event: str, **data) -> None:
         """Notify the run's starter; committed with the job's unit of work. A failure to notify is logged:

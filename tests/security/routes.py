@@ -50,6 +50,7 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
     "notifications.twilio_status": (PUBLIC, "Twilio's delivery reports, checked by X-Twilio-Signature"),
     "workflows.prometheus": (PUBLIC, "platform-wide workflow totals for a scraper with METRICS_TOKEN; 404 without it"),
     "keys.static": (PUBLIC, "the keys pages' copy-button script and styles"),
+    "api.stripe_webhook": (PUBLIC, "Stripe's events, checked by Stripe-Signature on the raw body; they name a customer, never a caller's org"),
     "api.get_theme": (PUBLIC, "an org's published colours, fonts and logo URLs: what every page of the org shows (issue 12)"),
     "api.theme_css": (PUBLIC, "an org's published theme stylesheet: generated variables and its sanitized custom CSS"),
     "api.theme_asset": (PUBLIC, "an org's uploaded logo or favicon, by its content hash: shown on the org's pages"),
@@ -59,6 +60,7 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
 CSRF_EXEMPT: dict[str, str] = {
     "notifications.unsubscribe": "mail clients' one-click POST (RFC 8058) carries no token; the signed link is the credential",
     "notifications.twilio_status": "Twilio posts delivery reports without a CSRF token; its signature is checked instead",
+    "api.stripe_webhook": "Stripe posts events without a CSRF token; its signature over the raw body is checked instead",
 }
 
 

@@ -6,16 +6,20 @@ the periodic job (portal.keys.tasks.flush_usage) drains them and stores them her
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.billing import service as billing
 from portal.extensions import db
 from portal.infra.ratelimit import LastUsed, UsageCounts
 from portal.keys.auth import limiter
 from portal.keys.models import OUTCOMES, ApiKey, ApiKeyUsage
 from portal.models import utcnow
+from portal.orgs.models import Organization
 from portal.tenancy import unscoped
 
 USAGE_DAYS = 30
@@ -86,6 +90,26 @@ def last_used(keys: list[ApiKey]) -> dict[int, tuple[datetime | None, str | None
     return found
 
 
+BILLED_OUTCOMES = ("2xx", "4xx")  # calls served; rate-limited (429) and failed (5xx) ones are not billed
+
+
+def meter_api_calls(rows: list[dict]) -> None:
+    """Flushed calls into the billing ledger, per org and day, in the flush's own transaction (no write per
+    request: the batching is the key usage flush's). Each flush records under its own idempotency keys."""
+    flush = secrets.token_hex(8)
+    per_org_day: Counter = Counter()
+    for row in rows:
+        if row["outcome"] in BILLED_OUTCOMES:
+            per_org_day[(row["org_id"], row["day"])] += row["count"]
+    if not per_org_day:
+        return
+    orgs = unscoped(Organization, reason="a flush carries the API calls of every organization's keys at once")
+    by_id = {o.id: o for o in db.session.scalars(orgs.where(Organization.id.in_({org_id for org_id, _ in per_org_day})))}
+    for (org_id, day), calls in per_org_day.items():
+        at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        billing.record_usage(by_id[org_id], "api_calls", calls, f"api-calls:{flush}:{day.isoformat()}", at=at)
+
+
 def record_usage(counts: UsageCounts, last: LastUsed) -> int:
     """Add drained usage counts to the daily buckets and move last uses forward (flushed); returns the buckets written."""
     ids = {bucket[0] for bucket in counts} | set(last)
@@ -106,6 +130,7 @@ def record_usage(counts: UsageCounts, last: LastUsed) -> int:
             index_elements=["key_id", "day", "endpoint", "outcome"], set_={"count": ApiKeyUsage.count + stmt.excluded.count}
         )
         db.session.execute(stmt, rows)
+        meter_api_calls(rows)
     for pid, (when, ip) in last.items():
         if pid not in known:
             continue

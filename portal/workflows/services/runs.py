@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from portal.billing import service as billing
 from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
 from portal.infra.jobs import enqueue
@@ -47,6 +48,8 @@ def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "d
                       input=data, enqueued_at=utcnow())
     db.session.add(run)
     db.session.flush()
+    # The plan's runs a month, counted before the run is queued: over the limit is a 402 and nothing is queued.
+    billing.consume(org, "workflow_runs", 1, idempotency_key=f"run:{run.public_id}")
     enqueue_after_commit(run.id, priority)
     return run
 
@@ -96,6 +99,8 @@ def record_usage(run: WorkflowRun) -> None:
     event.status, event.duration_ms, event.llm_tokens = run.status, run.duration_ms or 0, run.llm_tokens
     db.session.add(event)
     db.session.flush()
+    if run.llm_tokens:  # the run's LLM tokens into the billing ledger: what it spent since last metered (a retry adds)
+        billing.record_total(db.session.get(Organization, run.org_id), "llm_tokens", run.llm_tokens, f"run:{run.public_id}:tokens")
 
 
 def cancel(org: Organization, public_id: str) -> WorkflowRun:
