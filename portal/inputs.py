@@ -24,7 +24,9 @@ MAX_URL_BYTES = 4096
 
 
 def text_problem(value: str) -> str | None:
-    """Why a string can't be stored as it is, or None."""
+    """Why a string can't be stored as it is, or None (None for what isn't a string: a nameless form part)."""
+    if not isinstance(value, str):
+        return None
     if "\x00" in value:
         return "Contains a NUL character, which isn't allowed."
     try:
@@ -38,9 +40,9 @@ def check_pairs(pairs: Iterable[tuple[str, str]]) -> None:
     """Refuse names or values (query, form, path) that aren't storable text: a 422 naming each."""
     fields = {}
     for name, value in pairs:
-        problem = text_problem(name) or (text_problem(value) if isinstance(value, str) else None)
+        problem = text_problem(name) or text_problem(value)
         if problem:
-            fields[name if text_problem(name) is None else "field name"] = problem
+            fields[name if isinstance(name, str) and text_problem(name) is None else "field name"] = problem
     if fields:
         raise ValidationFailed(fields)
 

@@ -80,7 +80,7 @@ def update_key(key_id: str):
     return jsonify(_out(key))
 
 
-@route(bp, "/keys/<key_id>", "DELETE", summary="Revoke an API key", tag="keys", response=schemas.KeyOut)
+@route(bp, "/keys/<key_id>", "DELETE", summary="Revoke an API key (it stays readable, marked revoked, for the audit trail)", tag="keys", response=schemas.KeyOut)
 @org_required("keys.create")
 def revoke_key(key_id: str):
     return jsonify(_out(service.revoke_key(current_org, current_membership, key_id)))

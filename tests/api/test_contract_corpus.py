@@ -124,3 +124,10 @@ def test_an_invitation_to_the_longest_address_is_stored_not_a_500(admin_client):
     email = "a@" + "b" * 240 + ".test"
     response = admin_client.post("/api/v1/orgs/corpus/invitations", json={"email": email, "role": "user"})
     assert response.status_code == 201, response.json
+
+
+def test_a_multipart_part_without_a_name_is_not_a_500(admin_client):
+    body = (b'--b\r\nContent-Disposition: form-data; name="\\"\r\n\r\n{}\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="variant"\r\n\r\nlight\r\n--b--\r\n')
+    response = admin_client.post("/api/v1/themes/corpus/logo", data=body, content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 422
