@@ -14,6 +14,7 @@ class ServiceError(Exception):
     status = 400
     code = "invalid"
     persist = False  # True: the unit of work commits what was flushed before the refusal
+    fields_are_messages = True  # False: `fields` is data for API clients, and pages show only the message
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None,
                  status: int | None = None, persist: bool | None = None):
@@ -72,8 +73,9 @@ class QuotaExceeded(ServiceError):
 
     status = 402
     code = "quota_exceeded"
+    fields_are_messages = False  # fields carry metric, limit, used, upgrade_url for API clients, not per-field text
 
     def __init__(self, metric: str, limit: int, used: int, upgrade_url: str, message: str | None = None):
-        super().__init__(message or f"Your plan allows {limit:,} {metric.replace('_', ' ')} and {used:,} are used. Upgrade: {upgrade_url}",
+        super().__init__(message or f"Your plan allows {limit:,} {metric.replace('_', ' ')}, and {used:,} are used. Upgrade the plan for more: {upgrade_url}",
                          fields={"metric": metric, "limit": limit, "used": used, "upgrade_url": upgrade_url})  # type: ignore[dict-item]
         self.metric, self.limit, self.used, self.upgrade_url = metric, limit, used, upgrade_url

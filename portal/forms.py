@@ -12,13 +12,13 @@ def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
     """Show a service's field errors next to the form's fields, and the rest at the top; the request's
     unit of work is rolled back, so the refused action changes nothing."""
     refused(exc)
-    for name, message in exc.fields.items():
+    for name, message in (exc.fields if exc.fields_are_messages else {}).items():
         field = getattr(form, name, None)
         if field is not None:
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
         else:
             form.form_errors.append(message)
-    if not exc.fields:
+    if not exc.fields or not exc.fields_are_messages:
         form.form_errors.append(exc.message)
 
 

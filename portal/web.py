@@ -43,7 +43,8 @@ def after_change(url: str, fragment: str | None = None, **context) -> Response |
 def flash_error(exc: ServiceError) -> None:
     """Tell the person why their action was refused (message and field messages), and undo the request's writes."""
     refused(exc)
-    parts = [exc.message, *(f"{name}: {text}" for name, text in exc.fields.items() if text != exc.message)]
+    fields = exc.fields if exc.fields_are_messages else {}
+    parts = [exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)]
     flash(" ".join(parts), "error")
 
 

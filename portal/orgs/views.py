@@ -14,6 +14,7 @@ from portal.pagination import clamp
 from portal.roles import ROLE_LABELS, permission_matrix
 from portal.search import MAX_QUERY
 from portal.tenancy import current_membership, current_org, org_required
+from portal.text import sentence
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 
@@ -155,6 +156,6 @@ def accept_invitation(token: str):
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
-            flash(f"Welcome to {membership.org.name}.", "success")
+            flash(sentence(f"Welcome to {membership.org.name}"), "success")
             return redirect(url_for("orgs.dashboard", org_slug=membership.org.slug))
     return render_template("orgs/accept.html", invitation=invitation, existing=existing, form=form, problem=None), 422 if form.errors else 200

@@ -24,6 +24,7 @@ from portal.support.forms import (
 )
 from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES, Ticket
 from portal.tenancy import platform_required
+from portal.text import sentence
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 QUEUE_KEYS = ("status", "priority", "category", "org", "assignee", "sla", "q", "sort")
@@ -221,7 +222,7 @@ def save_org_sla(org_id: str):
 
     def save() -> str:
         service.save_sla_settings(org, form.calendar(), form.policies())  # the calendar and every target, or none of them
-        flash(f"Saved the SLA settings of {org.name}.", "success")
+        flash(sentence(f"Saved the SLA settings of {org.name}"), "success")
         return url_for("support.org_sla", org_id=org_id)
 
     return pages.submit(form, save, lambda: _sla_page(org, form))

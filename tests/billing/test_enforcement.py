@@ -87,3 +87,13 @@ def test_the_key_usage_flush_carries_served_api_calls_into_the_ledger(app, clien
     with unit_of_work():
         key_tasks.flush_usage()
     assert service.used_in(org, "api_calls") == 5
+
+
+def test_the_invite_form_says_the_seat_limit_in_a_sentence(app, client, login_as, org, admin):
+    for n in range(FREE.limit("seats") - 1):
+        member(org, "user", email=f"page-seat{n}@bill.test")
+    login_as(admin)
+    page = client.post(f"/o/{org.slug}/invitations", data={"email": "over@bill.test", "role": "user"})
+    text = page.get_data(as_text=True)
+    assert page.status_code in (402, 422) and "Your plan allows" in text and "upgrade" in text.lower()
+    assert "<li>seats</li>" not in text  # the API's data fields are not shown as form errors
