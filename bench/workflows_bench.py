@@ -206,6 +206,7 @@ def main() -> None:
         redis = redis_lib.Redis.from_url(REDIS_URL)
         redis.flushdb()
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+        from portal.billing import service as billing
         from portal.extensions import db
         from portal.workflows import service
         from tests.factories import OrgFactory, member
@@ -215,6 +216,7 @@ def main() -> None:
             org = OrgFactory(slug="bench", name="Bench Org")
             user = member(org, "org_admin")
             wf = service.create_workflow(org, DEFINITION, user)
+            billing.assign_plan(org, "enterprise", by=user)  # the free plan's 100 runs a month would stop the batch
             db.session.commit()
             workers = [
                 subprocess.Popen([sys.executable, "-m", "flask", "--app", "bench.bench_jobs:bench_app()", "worker"], cwd=ROOT, env=env,
