@@ -36,6 +36,8 @@ def test_api_send_lights_the_badge_without_a_reload(page, new_context, live_serv
 
     # The badge polls: it shows 1 unread within a few seconds, and the page was never reloaded.
     expect(badge.locator(".badge")).to_have_text("1", timeout=15_000)
+    # what a screen reader announces starts with the word people see (WCAG 2.5.3, axe label-content-name-mismatch)
+    expect(page.get_by_role("link", name="Inbox 1 unread")).to_be_visible()
     assert page.evaluate("window.__noReload") == "still here"
     screenshot(page, "12-badge-lit")
 
