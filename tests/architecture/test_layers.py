@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 
 import pytest
 
 from tests.architecture.imports import PORTAL, ROOT, cycles, imports, modules
-
-sys.setrecursionlimit(10_000)
 
 EDGES = imports()
 MODULES = modules()
