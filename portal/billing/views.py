@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import render_template, request, url_for
+from flask import flash, render_template, request, url_for
 from flask_login import current_user
 
 from portal.billing import bp, service
@@ -72,14 +72,17 @@ def change_plan(org_slug: str):
     return after_change(_home())
 
 
-def _act(action) -> object:
-    """Run a button's action; a refusal is flashed; back to the billing page either way."""
+def _act(action, done: str | None = None) -> object:
+    """Run a button's action; say what happened (`done`) or why it was refused; back to the billing page
+    (or on to the URL the action returns, such as the provider's portal)."""
     try:
         parsed(ActionForm())
         result = action()
     except ServiceError as exc:
         flash_error(exc)
         return after_change(_home())
+    if done:
+        flash(done, "success")
     return after_change(result if isinstance(result, str) else _home())
 
 
@@ -92,19 +95,19 @@ def customer_portal(org_slug: str):
 @bp.post("/o/<org_slug>/billing/cancel")
 @org_required("billing.manage")
 def cancel(org_slug: str):
-    return _act(lambda: service.cancel(current_org))
+    return _act(lambda: service.cancel(current_org), "The plan ends at the end of this period; until then nothing changes.")
 
 
 @bp.post("/o/<org_slug>/billing/resume")
 @org_required("billing.manage")
 def resume(org_slug: str):
-    return _act(lambda: service.resume(current_org))
+    return _act(lambda: service.resume(current_org), "The plan goes on: it renews as before.")
 
 
 @bp.post("/o/<org_slug>/billing/trial")
 @org_required("billing.manage")
 def trial(org_slug: str):
-    return _act(lambda: service.start_trial(current_org, by=current_user))
+    return _act(lambda: service.start_trial(current_org, by=current_user), "The Pro trial has started.")
 
 
 # ---------------------------------------------------------------- the platform console
@@ -123,7 +126,10 @@ def admin_index():
 def admin_assign(org_id: str):
     try:
         form = parsed(AssignPlanForm())
-        service.assign_plan(service.org_for_console(org_id), form.plan.data, by=current_user)
+        org = service.org_for_console(org_id)
+        service.assign_plan(org, form.plan.data, by=current_user)
     except ServiceError as exc:
         flash_error(exc)
+    else:
+        flash(f"{org.name} is on the {PLANS[form.plan.data].name} plan now.", "success")
     return after_change(url_for("billing.admin_index"))

@@ -124,7 +124,8 @@ def test_a_trial_gives_pro_limits_once_and_its_end_shows(app, client, login_as, 
     assert client.post(f"/o/{org.slug}/billing/trial").status_code == 303
     acct = service.find_account(org)
     assert (acct.plan, acct.status) == ("pro", "trialing") and service.plan_of(org) is PLANS["pro"]
-    assert "Trial ends" in client.get(f"/o/{org.slug}/billing").text
+    page = client.get(f"/o/{org.slug}/billing").text
+    assert "Trial ends" in page and "The Pro trial has started." in page  # the person is told what happened
     again = client.post(f"/o/{org.slug}/billing/trial", follow_redirects=True)
     assert "already had its trial" in again.text
     assert service.effective_plan(acct, acct.trial_end + timedelta(seconds=1)) is FREE
@@ -136,6 +137,7 @@ def test_a_super_admin_assigns_plans_and_sees_every_orgs_plan_and_mrr(app, clien
     assert org.name in listing and "USD 0.00" in listing
     assert client.post(f"/admin/billing/{org.public_id}/plan", data={"plan": "enterprise"}).status_code == 303
     assert service.plan_of(org) is PLANS["enterprise"]
+    assert f"{org.name} is on the Enterprise plan now." in client.get("/admin/billing").text
     assert client.post(f"/admin/billing/{org.public_id}/plan", data={"plan": "gold"}, follow_redirects=True).status_code == 200
     assert service.plan_of(org) is PLANS["enterprise"]
     login_as(admin)
