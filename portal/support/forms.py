@@ -7,8 +7,17 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.errors import ValidationFailed
 from portal.support.models import CATEGORIES, PRIORITIES, STATUSES, SupportCalendar, Ticket
@@ -67,7 +76,8 @@ class StatusForm(FlaskForm):
 
 
 class RatingForm(FlaskForm):
-    rating = IntegerField("Rating (1–5)", validators=[DataRequired(), NumberRange(min=1, max=5)])
+    rating = RadioField("Rating", coerce=int, choices=[(n, f"{n} star{'s' if n > 1 else ''}") for n in range(1, 6)],
+                        validators=[InputRequired(message="Choose 1 to 5 stars.")])
     comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
 
 

@@ -176,10 +176,26 @@ class SavedView(PublicIdMixin, TimestampMixin, db.Model):
 
 
 class CannedReply(PublicIdMixin, TimestampMixin, db.Model):
-    """A reply template for agents; {{ customer_name }}, {{ ticket_id }}, {{ subject }}, {{ agent_name }} are filled in."""
+    """A reply template for agents; {{ customer_name }}, {{ agent_name }}, {{ org_name }}, {{ subject }} and {{ ticket_number }}
+    (the short #N; {{ ticket_id }} gives the same, never the internal id) are filled in."""
 
     public_id_prefix = "cr"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(120), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class TicketEvent(OrgScopedMixin, TimestampMixin, db.Model):
+    """A status change or an assignment, shown in the ticket's thread ("Dana changed status from Open to Pending")."""
+
+    __table_args__ = (Index("ix_ticket_event_thread", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # "status" or "assignee"
+    old_value: Mapped[str | None] = mapped_column(String(120))  # a status key, or the assignee's name
+    new_value: Mapped[str | None] = mapped_column(String(120))
+
+    actor: Mapped[User | None] = relationship()

@@ -8,12 +8,13 @@ from flask import Response, redirect
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound, QuotaExceeded, ServiceError
 from portal.forms import apply_errors
 from portal.support import service
 from portal.support.attachments import PREVIEWABLE
 from portal.support.forms import invalid
 from portal.support.models import TicketAttachment
+from portal.uow import refused
 from portal.web import after_change
 
 # An image preview is a document of its own that can run nothing: no sources, sandboxed.
@@ -33,12 +34,29 @@ def submit(form: FlaskForm, action: Callable[[], str], page: Callable[[], str]):
     if form.validate_on_submit():
         try:
             url = action()
+        except QuotaExceeded as exc:
+            refuse_quota(form, exc)
+            status = exc.status
         except ServiceError as exc:
             apply_errors(form, exc)
             status = exc.status
         else:
             return after_change(url)
     return page(), status
+
+
+def refuse_quota(form: FlaskForm, exc: QuotaExceeded) -> None:
+    """Say in words, next to the file field, that the plan's attachment storage is full; the page links to the upgrade."""
+    refused(exc)
+    mb = 1024 * 1024
+    message = (f"Your plan's attachment storage is full: {exc.used / mb:,.1f} MB of {exc.limit / mb:,.0f} MB used, "
+               "and this file would go over it. Remove the file, or upgrade the plan for more storage.")
+    field = getattr(form, "file", None)
+    if field is not None:
+        field.errors = [*(field.errors or []), message]
+    else:
+        form.form_errors.append(message)
+    form.upgrade_url = exc.upgrade_url  # the page shows it as a link next to the form's errors
 
 
 def press(form: FlaskForm, action: Callable[[], str]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import flash, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from portal.errors import ServiceError
 from portal.extensions import talisman
@@ -123,10 +123,10 @@ def delete_view(view_id: str):
 
 def _agent_context(ticket: Ticket, **extra) -> dict:
     agents = service.agents()
-    return {"org": ticket.org, "ticket": ticket, "comments": service.thread(ticket, for_agent=True),
+    return {"org": ticket.org, "ticket": ticket, "comments": service.timeline(ticket, for_agent=True),
             "attachments": service.attachments(ticket, for_agent=True), "form": extra.pop("form", None) or AgentReplyForm(),
             "update_form": extra.pop("update_form", None) or TicketUpdateForm(ticket, agents), "agent_view": True,
-            "canned": service.canned_replies(), "sla": service.sla_status(ticket), **extra}
+            "canned": service.canned_replies(), "sla": service.sla_status(ticket), "number": service.ticket_number(ticket), **extra}
 
 
 @bp.get("/support/tickets/<ticket_id>")
@@ -150,9 +150,47 @@ def agent_reply(ticket_id: str):
     def send() -> str:
         body = service.compose_reply(ticket, pages.me(), form.body.data or "", form.canned_id.data)
         service.add_comment(ticket, pages.me(), body, as_agent=True, internal=form.internal.data, files=uploads(form.file))
+        flash("Internal note added." if form.internal.data else "Reply sent to the customer.", "success")
         return url_for("support.agent_show", ticket_id=ticket_id)
 
-    return pages.submit(form, send, lambda: render_template("support/agent_show.html", **_agent_context(ticket, form=form)))
+    return pages.submit(form, send, lambda: _agent_page(ticket, form=form))
+
+
+@bp.get("/support/tickets/<ticket_id>/comments")
+@bp.get("/support/tickets/<ticket_id>/update")
+@platform_required("platform.support")
+def agent_back_to_ticket(ticket_id: str):
+    """The ticket page again: loading a refused reply's or save's URL (the post's) lands here, never on a 405."""
+    return redirect(url_for("support.agent_show", ticket_id=ticket_id), code=303)
+
+
+@bp.post("/support/tickets/<ticket_id>/compose")
+@platform_required("platform.support")
+def agent_compose(ticket_id: str):
+    """Insert the chosen canned reply, its variables filled in, into the reply box for the agent to edit: nothing is sent."""
+    ticket, form = service.ticket_for_agent(ticket_id), AgentReplyForm()
+    chosen = request.form.get("canned", "")
+    if chosen:
+        try:
+            form.body.data = "\n\n".join(p for p in (service.render_canned(chosen, ticket, pages.me()), (form.body.data or "").strip()) if p)
+        except ServiceError as exc:
+            form.body.errors = [*(form.body.errors or []), exc.message]
+    if wants_fragment():
+        return render_template("support/_reply_body.html", form=form)
+    return _agent_page(ticket, form=form)
+
+
+@bp.post("/support/tickets/<ticket_id>/reopen")
+@platform_required("platform.support")
+def agent_reopen(ticket_id: str):
+    ticket = service.ticket_for_agent(ticket_id)
+    service.set_status(ticket, "open", pages.me(), as_agent=True)  # a refused move is the error page (409)
+    flash("Ticket reopened.", "success")
+    return after_change(url_for("support.agent_show", ticket_id=ticket_id))
+
+
+def _agent_page(ticket: Ticket, **extra) -> str:
+    return render_template("support/agent_show.html", **_agent_context(ticket, **extra))
 
 
 @bp.post("/support/tickets/<ticket_id>/update")
@@ -163,9 +201,11 @@ def agent_update(ticket_id: str):
 
     def change() -> str:
         service.update_ticket(ticket, pages.me(), as_agent=True, **form.changes())  # all or nothing
+        flash("Ticket saved.", "success")
         return url_for("support.agent_show", ticket_id=ticket_id)
 
-    return pages.submit(form, change, lambda: render_template("support/agent_show.html", **_agent_context(ticket, update_form=form)))
+    return pages.submit(form, change, lambda: _agent_page(ticket, update_form=form))
+
 
 
 @bp.get("/support/tickets/<ticket_id>/attachments/<attachment_id>")

@@ -33,9 +33,9 @@ def _list_context() -> dict:
 
 
 def _show_context(ticket: Ticket, **extra) -> dict:
-    return {"org": current_org, "ticket": ticket, "comments": service.thread(ticket, for_agent=False),
+    return {"org": current_org, "ticket": ticket, "comments": service.timeline(ticket, for_agent=False),
             "attachments": service.attachments(ticket, for_agent=False), "form": extra.pop("form", None) or ReplyForm(),
-            "rating_form": extra.pop("rating_form", None) or RatingForm(), "agent_view": False, **extra}
+            "rating_form": extra.pop("rating_form", None) or RatingForm(), "agent_view": False, "number": service.ticket_number(ticket), **extra}
 
 
 @bp.get("/o/<org_slug>/tickets")

@@ -9,10 +9,12 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
+from portal.billing import service as billing
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.infra.storage import storage
 from portal.models import utcnow
+from portal.orgs.models import Organization
 from portal.support.attachments import check_upload
 from portal.support.models import Ticket, TicketAttachment, TicketComment
 from portal.tenancy import scoped
@@ -27,8 +29,18 @@ class Upload:
     data: bytes
 
 
-def check_files(ticket: Ticket | None, files: list[tuple[str, bytes]] | None) -> list[Upload]:
-    """Check every (filename, bytes) against the limits (the ticket's files so far included), before any is stored."""
+# The plan entitlement support files count against (a gauge: the bytes the org holds now).
+STORAGE_METRIC = "storage_bytes"
+
+
+def stored_bytes(org: Organization) -> int:
+    """The bytes of every support file org holds: its usage of the attachment-storage entitlement."""
+    return int(db.session.scalar(scoped(TicketAttachment, org).with_only_columns(func.coalesce(func.sum(TicketAttachment.size), 0))) or 0)
+
+
+def check_files(org: Organization, ticket: Ticket | None, files: list[tuple[str, bytes]] | None) -> list[Upload]:
+    """Check every (filename, bytes) against the limits (the ticket's files so far included) and the org's
+    attachment-storage quota (QuotaExceeded, 402), before any is stored."""
     used = 0
     if ticket is not None and ticket.id is not None:
         used = int(db.session.scalar(
@@ -39,6 +51,8 @@ def check_files(ticket: Ticket | None, files: list[tuple[str, bytes]] | None) ->
                                   max_ticket=current_app.config["SUPPORT_MAX_TICKET_BYTES"], ticket_total=used)
         used += len(data)
         checked.append(Upload(name, mime, data))
+    if checked:
+        billing.check(org, STORAGE_METRIC, sum(len(u.data) for u in checked), current=stored_bytes(org))
     return checked
 
 
@@ -58,7 +72,7 @@ def store(ticket: Ticket, user: User, uploads: list[Upload], *, comment: TicketC
 
 def add_attachments(ticket: Ticket, user: User, files: list[tuple[str, bytes]]) -> list[TicketAttachment]:
     """Attach (filename, bytes) files to the ticket: all of them are checked before the first is stored."""
-    rows = store(ticket, user, check_files(ticket, files))
+    rows = store(ticket, user, check_files(ticket.org, ticket, files))
     ticket.last_activity_at = utcnow()
     return rows
 

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.models import utcnow
 from portal.orgs.models import Membership, Organization
 from portal.roles import role_allows
-from portal.support.models import CATEGORIES, FINISHED, PRIORITIES, PRIORITY_RANK, STATUSES, Ticket, TicketComment
+from portal.support.models import CATEGORIES, FINISHED, PRIORITIES, PRIORITY_RANK, STATUSES, Ticket, TicketComment, TicketEvent
 from portal.support.services.attachments import check_files, store
 from portal.support.services.desk import agent_by_public_id, agents, next_agent
 from portal.support.services.notify import excerpt, tell
@@ -91,7 +91,7 @@ def create_ticket(org: Organization, requester: User, *, subject: str, body: str
         errors["body"] = "Keep the description under 50,000 characters."
     if errors:
         raise ValidationFailed(errors)
-    uploads = check_files(None, files)
+    uploads = check_files(org, None, files)
     now = utcnow()
     ticket = Ticket(org_id=org.id, requester_id=requester.id, subject=subject.strip(), body=body, category=category, priority=priority,
                     priority_rank=PRIORITY_RANK[priority], status="open", created_at=now, last_activity_at=now)
@@ -121,7 +121,7 @@ def add_comment(ticket: Ticket, author: User, body: str, *, as_agent: bool, inte
         raise ValidationFailed({"body": "Write a reply."})
     if len(body or "") > 50_000:
         raise ValidationFailed({"body": "Keep the reply under 50,000 characters."})
-    uploads = check_files(ticket, files)
+    uploads = check_files(ticket.org, ticket, files)
     now = utcnow()
     comment = TicketComment(org_id=ticket.org_id, ticket_id=ticket.id, author_id=author.id, body=(body or "").strip(), internal=internal,
                             by_agent=as_agent, created_at=now)
@@ -226,12 +226,33 @@ def _change_priority(ticket: Ticket, priority: str) -> list[Send]:
     return [lambda event=event, target=target: notify_sla(ticket, event, target) for event, target in refresh_sla(ticket)]
 
 
+def _event(ticket: Ticket, by: User, kind: str, old: str | None, new: str | None) -> None:
+    """Record a status change or an assignment for the thread's timeline, in the change's own unit of work."""
+    db.session.add(TicketEvent(org_id=ticket.org_id, ticket_id=ticket.id, actor_id=by.id, kind=kind, old_value=old, new_value=new,
+                               created_at=utcnow()))
+
+
+def events(ticket: Ticket) -> list[TicketEvent]:
+    """The ticket's status changes and assignments, oldest first (customers see them too: they hold no internal text)."""
+    return list(db.session.scalars(scoped(TicketEvent, ticket.org).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)))
+
+
+def timeline(ticket: Ticket, *, for_agent: bool) -> list[TicketComment | TicketEvent]:
+    """The thread's comments (internal notes only for agents) and its events, in the order they happened."""
+    items: list[TicketComment | TicketEvent] = [*thread(ticket, for_agent=for_agent), *events(ticket)]
+    return sorted(items, key=lambda item: item.created_at)
+
+
 def _change_assignee(ticket: Ticket, agent: User | None, by: User) -> list[Send]:
+    previous = ticket.assignee.display_name if ticket.assignee else None
     if agent is None:
+        if ticket.assignee_id is not None:
+            _event(ticket, by, "assignee", previous, None)
         ticket.assignee_id, ticket.assignee = None, None
         return []
     if ticket.assignee_id == agent.id:
         return []
+    _event(ticket, by, "assignee", previous, agent.display_name)
     # the column and the relationship both: readers of either see the new assignee before the flush
     ticket.assignee_id, ticket.assignee = agent.id, agent
     ticket.last_activity_at = utcnow()
@@ -243,6 +264,7 @@ def _change_status(ticket: Ticket, status: str, by: User, *, as_agent: bool) -> 
         return []
     now = utcnow()
     previous = ticket.status
+    _event(ticket, by, "status", previous, status)
     if status in PAUSED_STATUSES:
         if previous == "waiting_on_customer":
             resume(ticket, now)  # the wait ends here: fold it in before the clock stops for the resolution
