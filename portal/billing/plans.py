@@ -59,13 +59,13 @@ PLANS: dict[str, Plan] = {
     for p in (
         Plan("free", "Free", "For trying the portal with a small team.", {"month": 0, "year": 0}, {
             "workflow_runs": 100, "api_calls": 10_000, "llm_tokens": 100_000, "seats": 10, "storage_bytes": 100 * MB,
-            "concurrent_runs": 1, "api_rate_limit": 60}, rank=0),
+            "concurrent_runs": 1, "api_rate_limit": 600}, rank=0),
         Plan("pro", "Pro", "For teams running workflows every day.", {"month": 4_900, "year": 49_000}, {
             "workflow_runs": 5_000, "api_calls": 500_000, "llm_tokens": 5_000_000, "seats": 50, "storage_bytes": 10_240 * MB,
-            "concurrent_runs": 5, "api_rate_limit": 600}, rank=1),
+            "concurrent_runs": 5, "api_rate_limit": 6_000}, rank=1),
         Plan("enterprise", "Enterprise", "For organizations at scale, with unlimited seats.", {"month": 49_900, "year": 499_000}, {
             "workflow_runs": 100_000, "api_calls": 10_000_000, "llm_tokens": 100_000_000, "seats": None,
-            "storage_bytes": 1_048_576 * MB, "concurrent_runs": 50, "api_rate_limit": 6_000}, rank=2),
+            "storage_bytes": 1_048_576 * MB, "concurrent_runs": 50, "api_rate_limit": 60_000}, rank=2),
     )
 }
 FREE = PLANS["free"]

@@ -64,7 +64,7 @@ def index(org_slug: str):
 @bp.get("/o/<org_slug>/keys/new")
 @org_required("keys.create")
 def new(org_slug: str):
-    form = NewKeyForm(formdata=None, rate_limit=service.default_rate_limit(), owner=current_user.public_id)
+    form = NewKeyForm(formdata=None, rate_limit=service.default_rate_limit(current_org), owner=current_user.public_id)
     return render_page("keys/new.html", "keys/_new_dialog.html", **_key_form_context(_owner_choices(form)))
 
 

@@ -204,7 +204,7 @@ def test_usage_endpoint_counts_per_day_by_outcome_and_endpoint(client, org, admi
         client.get("/api/v1/me", headers=bearer(secret))
     client.get("/api/v1/keys/key_doesnotexist00000000", headers=bearer(secret))
     tasks.flush_usage()
-    _, reader = make_key(org, admin, rate_limit=1000)
+    _, reader = make_key(org, admin, rate_limit=600)
     usage = client.get(f"/api/v1/keys/{key.public_id}/usage", headers=bearer(reader)).json
     assert usage["key_id"] == key.public_id and len(usage["days"]) == 30
     today = usage["days"][-1]

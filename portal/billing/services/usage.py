@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, update
 
 from portal.billing.models import UsageCounter, UsageRecord
-from portal.billing.plans import LABELS, METERED, METRICS, THRESHOLDS, period_bounds, period_of
+from portal.billing.plans import CEILINGS, LABELS, METERED, METRICS, THRESHOLDS, period_bounds, period_of
 from portal.billing.services.accounts import billing_url, insert_ignoring_duplicates, limit_of, upgrade_url
 from portal.errors import QuotaExceeded, ValidationFailed
 from portal.extensions import db
@@ -117,12 +117,15 @@ def check(org: Organization, metric: str, n: int = 1, *, current: int | None = N
     """Raise QuotaExceeded when org may not have n more of metric now; the room left otherwise (None: unlimited).
 
     Metered metrics read their counter; gauges (seats, storage, runs at once) take the amount held now as
-    `current`, which the asking domain knows."""
+    `current`, which the asking domain knows; a ceiling (a key's rate limit) takes the value asked for as n."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric}")
     limit = limit_of(org, metric)
     if limit is None:
         return None
+    if metric in CEILINGS and n > limit:  # a setting's cap: n is the value asked for
+        raise QuotaExceeded(metric, limit, n, upgrade_url(org),
+                            f"Your plan caps the {LABELS[metric]} at {limit:,}. Upgrade for more: {upgrade_url(org)}")
     used = used_in(org, metric) if metric in METERED else int(current or 0)
     if used + n > limit:
         raise QuotaExceeded(metric, limit, used, upgrade_url(org),

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_
 
 from portal.audit import service as audit
-from portal.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from portal.billing import service as billing
+from portal.errors import Conflict, NotFound, QuotaExceeded, ServiceError, ValidationFailed
 from portal.extensions import db
 from portal.keys import tokens
 from portal.keys.models import SCOPES, ApiKey, ApiKeyPolicy, ApiKeySecret
@@ -79,9 +80,14 @@ def _check_expiry(expires_at: datetime | None, created_at: datetime, policy: Api
     return expires_at
 
 
-def _check_rate_limit(value, errors: dict) -> int:
+def _check_rate_limit(org: Organization, value, errors: dict) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RATE_LIMIT:
         errors["rate_limit"] = f"Between 1 and {MAX_RATE_LIMIT:,} requests a minute."
+        return 0
+    try:  # the plan's ceiling of a key's rate limit: a field error naming the cap, with the upgrade link
+        billing.check(org, "api_rate_limit", value)
+    except QuotaExceeded as exc:
+        errors["rate_limit"] = exc.message
         return 0
     return value
 
@@ -181,7 +187,7 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
     # The org's scope policy follows the owner's role: a key an admin makes for a member is a member's key.
     scopes = _check_scopes(scopes, owned_by, policy, key_scopes, errors)
     expires_at = _check_expiry(expires_at, now, policy, errors, default_to_cap=True)
-    rate_limit = _check_rate_limit(default_rate_limit() if rate_limit is None else rate_limit, errors)
+    rate_limit = _check_rate_limit(org, default_rate_limit(org) if rate_limit is None else rate_limit, errors)
     if errors:
         raise ValidationFailed(errors)
     key = ApiKey(org_id=org.id, user_id=owned_by.user_id, created_by_id=member.user_id, name=name, scopes=scopes,
@@ -213,7 +219,7 @@ def update_key(org: Organization, member: Membership, key_id: str, changes: dict
     if "expires_at" in changes:
         values["expires_at"] = _check_expiry(changes["expires_at"], key.created_at, policy, errors, default_to_cap=False)
     if "rate_limit" in changes:
-        values["rate_limit"] = _check_rate_limit(changes["rate_limit"], errors)
+        values["rate_limit"] = _check_rate_limit(org, changes["rate_limit"], errors)
     if errors:
         raise ValidationFailed(errors)
     changed = {k: v for k, v in values.items() if getattr(key, k) != v}

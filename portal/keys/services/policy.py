@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from portal.audit import service as audit
+from portal.billing import service as billing
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.keys.models import SCOPES, ApiKeyPolicy
@@ -14,9 +15,11 @@ from portal.roles import role_allows
 from portal.tenancy import scoped
 
 
-def default_rate_limit() -> int:
-    """Requests a minute a new key gets when none is given (API_KEY_DEFAULT_RATE_LIMIT)."""
-    return int(current_app.config.get("API_KEY_DEFAULT_RATE_LIMIT", 600))
+def default_rate_limit(org: Organization | None = None) -> int:
+    """Requests a minute a new key gets when none is given (API_KEY_DEFAULT_RATE_LIMIT), capped by org's plan."""
+    default = int(current_app.config.get("API_KEY_DEFAULT_RATE_LIMIT", 600))
+    ceiling = billing.limit_of(org, "api_rate_limit") if org is not None else None
+    return default if ceiling is None else min(default, ceiling)
 
 
 def can_manage(member: Membership) -> bool:
