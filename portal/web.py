@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,19 @@ def after_change(url: str, fragment: str | None = None, **context) -> Response |
         response.headers["HX-Redirect"] = url
         return response
     return redirect(url, code=303)
+
+
+def toast(response: Response | str, message: str, kind: str = "success") -> Response:
+    """Add a toast to an htmx answer (shown by static/js/portal.js); a browser gets the same words as a flash."""
+    response = make_response(response)
+    if htmx:
+        # Merge with any trigger already set, so one answer can carry several events.
+        triggers = json.loads(response.headers.get("HX-Trigger", "{}") or "{}")
+        triggers["toast"] = {"message": message, "kind": kind}
+        response.headers["HX-Trigger"] = json.dumps(triggers)
+    else:
+        flash(message, kind)
+    return response
 
 
 def flash_error(exc: ServiceError) -> None:

@@ -15,7 +15,7 @@ from portal.roles import ROLE_LABELS, permission_matrix
 from portal.search import MAX_QUERY
 from portal.tenancy import current_membership, current_org, org_required
 from portal.text import sentence
-from portal.web import after_change, flash_error, render_page, wants_fragment
+from portal.web import after_change, flash_error, render_page, toast, wants_fragment
 
 
 @bp.route("/orgs/new", methods=["GET", "POST"])
@@ -114,7 +114,8 @@ def change_role(org_slug: str, membership_id: str):
                 # You just gave away your own admin rights: the members page would now refuse you.
                 flash(f"Your role is now {ROLE_LABELS[membership.role]}.", "info")
                 return after_change(url_for("orgs.dashboard", org_slug=org_slug))
-            return after_change(members_url, "orgs/_member_row.html", org=current_org, m=membership)
+            answer = after_change(members_url, "orgs/_member_row.html", org=current_org, m=membership)
+            return toast(answer, f"{membership.user.name or membership.user.email} is now {ROLE_LABELS[membership.role]}.")
     # Refused: the row as it is, with the reason next to the role (a browser goes back to the list).
     membership = service.get_membership(current_org, membership_id)
     error = " ".join(message for messages in form.errors.values() for message in messages)

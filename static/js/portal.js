@@ -16,3 +16,94 @@ document.addEventListener("htmx:responseError", function (evt) {
                     "Something went wrong (" + status + "). Reload and try again.";
   box.replaceChildren(div);
 });
+
+// Toasts: the server answers an htmx action with `HX-Trigger: {"toast": {"message": "...", "kind": "success"}}`
+// (or a plain string); htmx fires a "toast" event on the requesting element and it bubbles here.
+function portalToast(message, kind) {
+  var region = document.getElementById("toasts");
+  if (!region || !message) return;
+  var toast = document.createElement("div");
+  toast.className = "toast notice notice-" + (kind || "success");
+  var text = document.createElement("span");
+  text.textContent = message;
+  var close = document.createElement("button");
+  close.type = "button";
+  close.className = "toast-close link-button";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", function () { toast.remove(); });
+  toast.append(text, close);
+  region.append(toast);
+  // Errors stay until dismissed: a person may need the time to read what went wrong.
+  if (kind !== "error") setTimeout(function () { toast.remove(); }, 6000);
+}
+document.addEventListener("toast", function (evt) {
+  var d = evt.detail || {};
+  if (typeof d.value === "string") portalToast(d.value, "success");
+  else portalToast(d.message || (d.value && d.value.message), d.kind || (d.value && d.value.kind));
+});
+
+// Confirm modal: any hx-confirm or data-confirm action asks in a native <dialog> (focus trap, Esc, danger
+// styling) instead of window.confirm. Without JS the form simply submits.
+function portalConfirm(question, actionLabel, trigger, proceed) {
+  var dialog = document.getElementById("confirm-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") { if (window.confirm(question)) proceed(); return; }
+  dialog.querySelector("[data-confirm-question]").textContent = question;
+  var ok = dialog.querySelector("[data-confirm-ok]");
+  ok.textContent = actionLabel || "Confirm";
+  dialog.returnValue = "";
+  dialog.addEventListener("close", function onClose() {
+    dialog.removeEventListener("close", onClose);
+    if (dialog.returnValue === "ok") proceed();
+    else if (trigger && document.contains(trigger)) trigger.focus();  // focus goes back where it was
+  });
+  dialog.showModal();
+  dialog.querySelector("[data-confirm-cancel]").focus();  // the safe choice has focus first
+}
+function confirmLabel(elt) {
+  var holder = elt.closest("[data-confirm-action]");
+  if (holder) return holder.getAttribute("data-confirm-action");
+  var button = elt.matches("form") ? elt.querySelector("button[type=submit], button:not([type])") : elt;
+  return button ? button.textContent.trim() : "Confirm";
+}
+document.addEventListener("htmx:confirm", function (evt) {
+  var question = evt.detail.question || (evt.detail.elt.closest("[data-confirm]") || {}).dataset?.confirm;
+  if (!question) return;
+  evt.preventDefault();
+  var elt = evt.detail.elt;
+  var trigger = elt.matches("form") ? (elt.querySelector("button[type=submit], button:not([type])") || elt) : elt;
+  portalConfirm(question, confirmLabel(elt), trigger, function () { evt.detail.issueRequest(true); });
+});
+// Plain (non-htmx) forms with data-confirm: ask, then submit for real.
+document.addEventListener("submit", function (evt) {
+  var form = evt.target;
+  if (!form.matches("form[data-confirm]") || form.hasAttribute("hx-post") || form.dataset.confirmed) return;
+  evt.preventDefault();
+  var trigger = evt.submitter || form.querySelector("button");
+  portalConfirm(form.dataset.confirm, confirmLabel(form), trigger, function () {
+    form.dataset.confirmed = "1";
+    form.requestSubmit(evt.submitter || undefined);
+  });
+});
+
+// Focus after a swap: move to the swapped region's heading, flash, or first control, so it is not lost to <body>.
+document.addEventListener("htmx:afterSettle", function (evt) {
+  var active = document.activeElement;
+  if (active && active !== document.body && document.contains(active)) return;
+  var target = evt.detail.elt;
+  if (!target || !document.contains(target)) return;
+  var spot = target.querySelector("h1, h2, h3, [role=alert], .notice, a[href], button, input, select, textarea");
+  if (!spot) { spot = target; }
+  if (!spot.matches("a[href], button, input, select, textarea")) spot.setAttribute("tabindex", "-1");
+  spot.focus({ preventScroll: false });
+});
+
+// Esc closes open menus (the org switcher and user menu are <details class="dropdown">) and returns focus.
+document.addEventListener("keydown", function (evt) {
+  if (evt.key !== "Escape") return;
+  document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
+    d.removeAttribute("open");
+    var summary = d.querySelector("summary");
+    if (summary) summary.focus();
+  });
+});

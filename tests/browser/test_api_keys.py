@@ -63,8 +63,8 @@ def test_create_a_key_copy_it_then_see_it_masked_and_its_usage(app, client, page
     expect(page.locator("figure.usage-chart > svg rect[fill='#2e7d32']")).to_have_count(1)
     expect(page.locator("#key-details")).to_contain_text("127.0.0.1")
 
-    page.once("dialog", lambda d: d.accept())  # hx-confirm
     page.get_by_role("button", name="Rotate key").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Rotate key").click()  # hx-confirm, asked in the modal
     expect(page.locator("dialog#key-dialog")).to_contain_text("Key rotated")
     new_secret = page.locator("#new-key-value").input_value()
     assert new_secret != secret and client.get("/api/v1/me", headers=bearer(new_secret)).status_code == 200
