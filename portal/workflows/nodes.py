@@ -12,13 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 from langgraph.types import interrupt
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.notifications import service as notifications
 from portal.orgs.models import Organization
 from portal.uow import unit_of_work
 from portal.workflows.definition import expression, template
-from portal.workflows.models import WorkflowRun
+from portal.workflows.models import WorkflowRun, WorkflowStep
 from portal.workflows.services.settings import allowed_hosts, llm_api_key, llm_settings
 
 
@@ -126,11 +127,24 @@ def pinned(url: str, address: str | None) -> tuple[str, dict, dict]:
     return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
+def idempotency_key(ctx: Context, node_id: str) -> str:
+    """The `Idempotency-Key` of this call: (run, node, attempt), the same again when a resumed run repeats it.
+
+    Steps are recorded when an attempt ends, so an attempt cut off by a dying worker has no step yet: its
+    resumed call counts the same attempt (the remote side can deduplicate it), while a retry after a
+    recorded failure is a new attempt with a new key.
+    """
+    done = db.session.scalar(select(func.count()).select_from(WorkflowStep).where(
+        WorkflowStep.run_id == ctx.run_id, WorkflowStep.node_id == node_id))
+    return f"{ctx.run.public_id}:{node_id}:{(done or 0) + 1}"
+
+
 def http(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
     cfg = node["config"]
     url = render(cfg["url"], inp, state)
     target, host_headers, extensions = pinned(url, check_host(url))
-    headers = {**{k: render(v, inp, state) for k, v in (cfg.get("headers") or {}).items()}, **host_headers}
+    headers = {"Idempotency-Key": idempotency_key(ctx, node["id"]),
+               **{k: render(v, inp, state) for k, v in (cfg.get("headers") or {}).items()}, **host_headers}
     body = render(cfg["body"], inp, state) if cfg.get("body") else None
     try:
         with httpx.Client(timeout=cfg.get("timeout", 10), follow_redirects=False) as client:

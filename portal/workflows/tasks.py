@@ -13,3 +13,8 @@ def reap() -> dict:
 def prune() -> int:
     """Drop steps and checkpoints past the retention window."""
     return maintenance.prune()
+
+
+def dispatch() -> int:
+    """Enqueue queued runs that never reached the queue (Redis was down when they were accepted)."""
+    return maintenance.dispatch_undispatched()

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     """Register the workflow pages, the CLI group, the run job, the reaper and the pruner."""
     app.register_blueprint(bp)
     app.cli.add_command(cli.group)
-    jobs.register(app, executor.run_workflow, tasks.reap, tasks.prune)
+    jobs.register(app, executor.run_workflow, tasks.reap, tasks.prune, tasks.dispatch)
     periodic.every(app, 15, tasks.reap)  # with a 30 s heartbeat timeout: a dead worker is noticed within 45 s
+    periodic.every(app, 5, tasks.dispatch)  # runs accepted while Redis was down start within seconds of its return
     periodic.every(app, 3600, tasks.prune)

@@ -61,6 +61,17 @@ def reap() -> dict[str, int]:
     return counts
 
 
+def dispatch_undispatched() -> int:
+    """Enqueue the queued runs whose enqueue failed (Redis was unreachable): run every few seconds, so that a
+    run accepted during an outage starts within seconds of Redis returning, not after WORKFLOW_REQUEUE_AFTER."""
+    sent = 0
+    for run in _runs(WorkflowRun.status == "queued", WorkflowRun.enqueued_at.is_(None)):
+        if transition(run.id, ("queued",), enqueued_at=utcnow()):
+            enqueue_after_commit(run.id, run.priority)  # fails again while Redis is down: marked again, retried next pass
+            sent += 1
+    return sent
+
+
 def prune() -> int:
     """Delete the steps and checkpoints of runs that finished before the retention window; runs stay."""
     cutoff = utcnow() - timedelta(days=current_app.config["WORKFLOW_RETENTION_DAYS"])

@@ -26,7 +26,24 @@ from portal.workflows.services.definitions import get_workflow, with_latest
 
 def enqueue_after_commit(run_id: int, priority: str) -> None:
     """Hand the run to a worker once the transaction that queued it commits (never for a rolled-back one)."""
-    after_commit(lambda: enqueue(run_workflow, run_id, queue=priority))
+
+    def dispatch() -> None:
+        try:
+            enqueue(run_workflow, run_id, queue=priority)
+        except Exception:
+            mark_undispatched(run_id)
+            raise  # logged by the unit of work: the run is committed, the request still answers as accepted
+
+    after_commit(dispatch)
+
+
+def mark_undispatched(run_id: int) -> None:
+    """Note that a queued run never reached the queue (enqueued_at NULL), so `dispatch_undispatched` sends it within seconds.
+
+    It runs after the commit, outside the session's transaction: on a connection of its own.
+    """
+    with db.engine.begin() as conn:
+        conn.execute(update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "queued").values(enqueued_at=None))
 
 
 def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "default", by=None, *, version: WorkflowVersion | None = None) -> WorkflowRun:
