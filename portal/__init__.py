@@ -84,6 +84,10 @@ def register_extensions(app: Flask) -> None:
     htmx.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    # Redis unreachable: login throttling goes on in this process's memory (Flask-Limiter logs the
+    # switch) instead of answering 500; short timeouts so a dead Redis costs a login one second at most.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
     limiter.init_app(app)
     login_manager.init_app(app)
     security.init_app(app)

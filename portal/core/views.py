@@ -35,10 +35,10 @@ def health():
 
 @bp.get("/health/ready")
 def ready():
-    """Readiness: database, job queue (Redis when configured) and storage all answer."""
+    """Readiness for the load balancer: 503 only without the database; Redis or storage down is 'degraded'."""
     checks = readiness.checks()
-    ok = all(c["ok"] for c in checks)
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+    state = readiness.status(checks)
+    return jsonify(status=state, checks=checks), 503 if state == "unavailable" else 200
 
 
 @bp.get("/files/<token>")
