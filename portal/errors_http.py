@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -68,9 +68,12 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return http_error(exc)
+        db.session.rollback()  # first: a broken session must not reach the logging or the page
         log.exception("unhandled error")
-        db.session.rollback()
         message = "Something went wrong on our side. It has been logged."
         if wants_json():
             return json_error(500, message)
-        return _page(500, InternalServerError.name, message)
+        # a page of its own, outside the layout, rendered without context processors: the nav and
+        # Flask-Login's current_user would query a database that may be what failed
+        template = current_app.jinja_env.get_template("errors/unexpected.html")
+        return template.render(status=500, title=InternalServerError.name, message=message), 500
