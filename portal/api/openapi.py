@@ -61,6 +61,7 @@ class Operation:
     body_required: bool = True  # False: the operation also answers a request without a body
     media: str | None = None  # a non-JSON answer (text/css, image/*): its media type
     also_ok: tuple[int, ...] = ()  # other success statuses with the same body (200 for "already there" next to 201)
+    idempotent: bool = False  # honours an Idempotency-Key header (portal/api/idempotency.py)
 
     def statuses(self) -> list[int]:
         """Every error status this operation can answer."""
@@ -72,15 +73,22 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Retry safely: the same key with the same body returns the first answer (kept 24 hours); "
+                   "with another body, 409 idempotency_key_reused.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
 
 def route(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str, response=None, body=None, query=None, status: int = 200,
           errors=(), multipart: dict[str, str | dict] | None = None, public: bool = False, body_required: bool = True,
-          media: str | None = None, also_ok: tuple[int, ...] = ()) -> Callable:
+          media: str | None = None, also_ok: tuple[int, ...] = (), idempotent: bool = False) -> Callable:
     """Register an API view and describe it in the OpenAPI document in one place."""
 
     def decorator(view: Callable) -> Callable:
         OPERATIONS.append(Operation(method.lower(), bp.url_prefix + rule, summary, tag, response, body, query, status,
-                                    tuple(errors), multipart, public, body_required, media, tuple(also_ok)))
+                                    tuple(errors), multipart, public, body_required, media, tuple(also_ok), idempotent))
         return bp.route(rule, methods=[method])(view)
 
     return decorator
@@ -145,6 +153,8 @@ def build_spec() -> dict:
         ]
         if op.query is not None:
             params += _query_parameters(op.query)
+        if op.idempotent:
+            params.append(IDEMPOTENCY_HEADER)
         ok: dict = {"description": "OK", "headers": {} if op.public else dict(RATE_HEADERS)}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}

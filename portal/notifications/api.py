@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from portal.api import bp
 from portal.api.helpers import page_envelope, parse_body, parse_query
+from portal.api.idempotency import idempotent
 from portal.api.openapi import route
 from portal.errors import ValidationFailed
 from portal.notifications import schemas, service
@@ -28,8 +29,9 @@ def _me():
 
 
 @route(bp, "/notifications", "POST", summary="Send a notification to members", tag="notifications",
-       body=schemas.SendIn, response=schemas.SendOut, status=202, errors=(400, 401, 403, 404))
+       body=schemas.SendIn, response=schemas.SendOut, status=202, errors=(400, 401, 403, 404, 409), idempotent=True)
 @org_required("notifications.manage")
+@idempotent
 def send():
     body = parse_body(schemas.SendIn)
     notes = service.send_to_members(current_org, body.to, body.event, body.data, title=body.title, body=body.body, channels=body.channels)

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from portal.api import bp
 from portal.api.helpers import parse_body, parse_query
+from portal.api.idempotency import idempotent
 from portal.api.openapi import route
 from portal.errors import ServiceError, ValidationFailed
 from portal.support import schemas, service
@@ -61,8 +62,9 @@ def _detail(t: Ticket) -> dict:
 
 
 @route(bp, "/tickets", "POST", summary="File a support ticket", tag="support", body=schemas.TicketIn, response=schemas.TicketDetailOut, status=201,
-       errors=(400, 401, 403, 404))
+       errors=(400, 401, 403, 404, 409), idempotent=True)
 @org_required("tickets.create")
+@idempotent
 def create_ticket():
     data = parse_body(schemas.TicketIn)
     ticket = service.create_ticket(current_org, _me(), subject=data.subject, body=data.description, category=data.category, priority=data.priority)

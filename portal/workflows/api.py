@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from portal.api import bp
 from portal.api.helpers import parse_body
+from portal.api.idempotency import idempotent
 from portal.api.openapi import route
 from portal.errors import ServiceError
 from portal.tenancy import current_org, org_required
@@ -79,8 +80,9 @@ def delete_workflow_definition(workflow_id: str):
 
 
 @route(bp, "/workflows/execute", "POST", summary="Run a workflow: queued, answers with the job id", tag="workflows",
-       body=schemas.ExecuteIn, response=schemas.ExecuteOut, status=202, errors=(400, 401, 402, 403, 404))
+       body=schemas.ExecuteIn, response=schemas.ExecuteOut, status=202, errors=(400, 401, 402, 403, 404, 409), idempotent=True)
 @org_required("workflows.run")
+@idempotent
 def execute_workflow():
     body = parse_body(schemas.ExecuteIn)
     run = service.start_run(current_org, body.workflow_id, body.input, body.priority, current_user)
