@@ -69,6 +69,22 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(_user_zone()).strftime(fmt)
 
 
+def duration(ms: int | float | None) -> str:
+    """A duration in milliseconds as a person reads it: '850 ms', '4.2 s', '13 min 12 s', '2 h 5 min'."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{round(ms)} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    seconds = round(ms / 1000)
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def _user_zone() -> ZoneInfo:
     """The current user's zone, looked up once per request (a table of 25 rows formats 25 times)."""
     if has_request_context() and "user_zone" in g:
@@ -89,6 +105,7 @@ def can(permission: str) -> bool:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["duration"] = duration
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
 
     @app.after_request
