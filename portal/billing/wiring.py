@@ -4,7 +4,7 @@ and the banner's data for every page of an org."""
 from flask import Flask, g
 from werkzeug.local import LocalProxy
 
-from portal.billing import api, bp, service, tasks, views  # noqa: F401  (views and api attach their routes)
+from portal.billing import api, bp, cli, service, tasks, views  # noqa: F401  (views and api attach their routes)
 from portal.infra import jobs, payments, periodic
 
 RECONCILE_SECONDS = 300
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     jobs.register(app, service.process, tasks.reconcile)
     periodic.every(app, RECONCILE_SECONDS, tasks.reconcile)
+    app.cli.add_command(cli.group)
 
     @app.context_processor
     def billing_banner():

@@ -190,6 +190,7 @@ def test_a_stale_failure_after_a_later_payment_changes_nothing(app, client, org,
     paid = [e for e in events_about(stripe, sub["customer"], ("invoice.payment_succeeded",))][-1]
     failed = events_about(stripe, sub["customer"], ("invoice.payment_failed",))[-1]
     deliver(client, stripe, paid)
+    wait_for_jobs()  # the payment is applied before the older failure arrives (two workers could otherwise take them in either order)
     deliver(client, stripe, failed)
     wait_for_jobs()
     assert account(org).payment_failed_at is None and payment_notices(biller) == 0

@@ -63,4 +63,4 @@ def test_login_lands_on_first_org_and_switcher_moves_between_orgs(page, live_ser
 def test_redirect_to_login_says_why(page, live_server, two_org_user):
     page.goto(live_server("/o/demo/members"))
     expect(page).to_have_url(re.compile(r"/login\?next="))
-    expect(page.get_by_role("status")).to_have_text("Log in to see that page.", timeout=2000)
+    expect(page.get_by_role("status").filter(has_text="Log in to see that page.")).to_be_visible(timeout=2000)

@@ -37,8 +37,11 @@ def live_portal(source: Path = ROOT, tmp: Path | None = None):
         flask = [str(BIN / "flask")]
         subprocess.run([*flask, "db", "upgrade"], cwd=source, env=env, check=True, capture_output=True)
         subprocess.run([*flask, "seed-demo"], cwd=source, env=env, check=True, capture_output=True)
+        # Enterprise: a key rate limit high enough (60,000/min) that the fuzzer's pace is not throttled
+        subprocess.run([*flask, "billing", "assign-plan", "--org", "demo", "--plan", "enterprise", "--by", "root@vetrai.test"],
+                       cwd=source, env=env, check=True, capture_output=True)
         created = subprocess.run([*flask, "keys", "create", "--org", "demo", "--email", "admin@demo.test", "--scopes",
-                                  "read,write,admin", "--name", "contract tests", "--rate-limit", "1000000"],
+                                  "read,write,admin", "--name", "contract tests", "--rate-limit", "60000"],
                                  cwd=source, env=env, check=True, capture_output=True, text=True)
         key = created.stdout.strip().splitlines()[-1]
         log = open(tmp / f"contract-gunicorn-{port}.log", "wb")  # noqa: SIM115 - as long as the server
