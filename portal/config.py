@@ -55,6 +55,24 @@ def _dev_secret_key() -> str:
 ENVIRONMENTS = ("development", "test", "production")
 
 
+def engine_options(database_url: str) -> dict:
+    """SQLAlchemy engine options: test each pooled connection on checkout (one that died while idle, killed
+    by a restart or failover, is replaced instead of failing the request), and on PostgreSQL also replace
+    connections after 30 minutes, before a proxy or firewall drops them for idling."""
+    options: dict = {"pool_pre_ping": True}
+    if not database_url.startswith("sqlite"):
+        options["pool_recycle"] = 1800
+    return options
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: str) -> int:
+    """The variable as a whole number of at least 1 (default when unset), or a ConfigError naming it."""
+    raw = env.get(name) or default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
 def check_production(env: Mapping[str, str]) -> None:
     """Refuse to start production with a missing secret or a half-configured service."""
     if not env.get("SECRET_KEY"):
@@ -80,10 +98,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
     max_file = int(env.get("SUPPORT_MAX_FILE_BYTES") or 10 * 1024 * 1024)
     if production:
         check_production(env)
-    raw_workers = env.get("INPROCESS_JOB_WORKERS") or "2"
-    if not raw_workers.isdigit() or int(raw_workers) < 1:
-        raise ConfigError(f"INPROCESS_JOB_WORKERS must be a whole number of at least 1, not {raw_workers!r}.")
-    job_workers = int(raw_workers)
+    job_workers = _whole_number(env, "INPROCESS_JOB_WORKERS", "2")
     database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'portal.db'}"
     redis_url = env.get("REDIS_URL") or None
     return {
@@ -91,7 +106,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "PRODUCTION": production,
         "SECRET_KEY": env.get("SECRET_KEY") or _dev_secret_key(),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
+        # A job whose database connection drops runs again from the start, this many times in all, waiting
+        # this long before the second attempt (doubling after: up to 3 s in all), a restart or a quick failover.
+        "DB_RETRY_ATTEMPTS": _whole_number(env, "DB_RETRY_ATTEMPTS", "5"),
+        "DB_RETRY_BACKOFF_SECONDS": float(env.get("DB_RETRY_BACKOFF_SECONDS") or 0.2),
         "REDIS_URL": redis_url,
         "RQ_QUEUES": ("high", "default", "low"),
         "INPROCESS_JOB_WORKERS": job_workers,

@@ -2,9 +2,11 @@
 
 Both runners call `execute(path, args, kwargs)`, so a job runs through the same code either way: in a
 fresh app context (a fresh database session), inside one unit of work, looked up in the app's job
-registry. Jobs are referenced as functions: each domain's `init_app` registers its job functions
-(`register(app, fn, ...)`), `enqueue(fn, ...)` refuses a function nobody registered, and RQ carries the
-function's dotted path. Jobs take ids, never objects: the database holds the truth.
+registry. A job whose database connection drops (a restart, a failover) runs again from the start on a
+fresh connection (infra/dbretry.py): its rolled-back transaction left nothing behind, and a job that
+commits in steps claims its rows with a conditional update, so the second run skips what the first did.
+Jobs are referenced as functions: each domain's `init_app` registers its job functions (`register(app, fn, ...)`),
+`enqueue(fn, ...)` refuses a function nobody registered, and RQ carries the function's dotted path. Jobs take ids, never objects: the database holds the truth.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app, has_app_context
 
+from portal.infra import dbretry
 from portal.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -57,15 +60,21 @@ def registered(app: Flask) -> dict[str, Callable]:
 
 
 def execute(path: str, args: tuple | list = (), kwargs: dict | None = None) -> Any:
-    """Run the registered job at `path` inside a fresh app context and one unit of work."""
+    """Run the registered job at `path` inside a fresh app context and one unit of work (again, from the start,
+    if its database connection dropped)."""
     app = current_app._get_current_object() if has_app_context() else _worker_app
     if app is None:
         raise RuntimeError("No app to run jobs in: start workers with `flask worker`, which builds one.")
     fn = app.extensions.get("job_registry", {}).get(path)
     if fn is None:
         raise LookupError(f"{path} is not a registered job (see the domain's init_app)")
-    with app.app_context(), unit_of_work():
-        return fn(*args, **(kwargs or {}))
+
+    def attempt() -> Any:
+        # Each attempt gets its own app context, hence its own session and connection.
+        with app.app_context(), unit_of_work():
+            return fn(*args, **(kwargs or {}))
+
+    return dbretry.run(attempt, attempts=app.config["DB_RETRY_ATTEMPTS"], backoff=app.config["DB_RETRY_BACKOFF_SECONDS"], name=f"job {path}")
 
 
 class InProcessRunner:

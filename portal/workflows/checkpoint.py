@@ -83,7 +83,9 @@ def saver(app: Flask):
             # need not wait for the WAL flush.
             options = f"-c synchronous_commit=off -c search_path={SCHEMA}"
             kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "options": options}
-            pool = ConnectionPool(dsn, min_size=1, max_size=4, kwargs=kwargs, open=True)
+            # check: each connection is tested as it is handed out, so one killed while idle in the pool (a
+            # database restart, a failover, pg_terminate_backend) is replaced instead of failing a run's step.
+            pool = ConnectionPool(dsn, min_size=1, max_size=4, kwargs=kwargs, open=True, check=ConnectionPool.check_connection)
             result = Saver(pool)
             with pool.connection() as conn:  # one process at a time runs the saver's migrations
                 conn.execute("SELECT pg_advisory_lock(7243001)")
