@@ -26,6 +26,14 @@ M = TypeVar("M")
 
 current_org: Organization = LocalProxy(lambda: g.get("org"))  # type: ignore[assignment]
 current_membership: Membership = LocalProxy(lambda: g.get("membership"))  # type: ignore[assignment]
+# The org whose look a page wears: the one the member works in, or the one whose login, invitation or
+# password-reset page an anonymous visitor came to (`brand_request`). Branding grants nothing.
+branded_org: Organization = LocalProxy(lambda: g.get("org") or g.get("brand_org"))  # type: ignore[assignment]
+
+
+def brand_request(org: Organization) -> None:
+    """Dress this request's page in org's published theme, without making anyone a member of it."""
+    g.brand_org = org
 
 
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:

@@ -14,18 +14,24 @@ from portal.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError
 from portal.extensions import limiter
 from portal.forms import apply_errors
+from portal.orgs import service as orgs
+from portal.orgs.models import Organization
+from portal.tenancy import brand_request
 from portal.text import normalize_email
 from portal.uow import refused
 from portal.web import flash_error
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after login: no open redirects."""
+def _safe_next(target: str | None, org: Organization | None = None) -> str:
+    """Only same-site paths are followed after login (no open redirects); else the org's dashboard or home."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
+    if org is not None:
+        # A non-member who logged in on this org's page gets its dashboard's 404 rather than a hint; send them home.
+        return url_for("orgs.dashboard", org_slug=org.slug) if orgs.membership_of(org, current_user) else url_for("core.home")
     return url_for("core.home")
 
 
@@ -53,22 +59,59 @@ def signup():
     return render_template("accounts/signup.html", form=form), _status(form)
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_login_email, methods=["POST"])
-def login():
+_LOGIN_LIMITS = (
+    limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_IP"], methods=["POST"]),
+    limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"], key_func=_login_email, methods=["POST"]),
+)
+
+
+def _login_limited(view):
+    """Both login pages share the per-address and per-account limits."""
+    for limit in reversed(_LOGIN_LIMITS):
+        view = limit(view)
+    return view
+
+
+def _brand(slug: str | None) -> Organization | None:
+    """The organization an anonymous page should wear the look of (login, forgot password), if it exists."""
+    org = orgs.org_by_slug(slug) if slug else None
+    if org is not None and not org.is_suspended:
+        brand_request(org)
+        return org
+    return None
+
+
+def _login_page(org: Organization | None):
+    """Log in; from an org's own login page the form wears its theme and lands in it."""
+    next_url = request.args.get("next")
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(next_url, org))
     form = LoginForm()
     if form.validate_on_submit():
         try:
             user = service.authenticate(form.email.data, form.password.data)
         except ServiceError as exc:
             apply_errors(form, exc)  # the refusal keeps its audit row (persist)
-            return render_template("accounts/login.html", form=form), exc.status
+            return render_template("accounts/login.html", form=form, login_org=org), exc.status
         web.start_session(user, remember=form.remember.data)
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/login.html", form=form), _status(form)
+        return redirect(_safe_next(next_url, org))
+    return render_template("accounts/login.html", form=form, login_org=org), _status(form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@_login_limited
+def login():
+    return _login_page(None)
+
+
+@bp.route("/o/<org_slug>/login", methods=["GET", "POST"])
+@_login_limited
+def org_login(org_slug: str):
+    """An organization's own login page (Keycloak's per-realm login): its logo and colours, then its dashboard."""
+    org = _brand(org_slug)
+    if org is None:
+        raise NotFound()
+    return _login_page(org)
 
 
 @bp.post("/logout")
@@ -107,12 +150,13 @@ def resend_verification():
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit("10 per hour", methods=["POST"])
 def forgot_password():
+    org = _brand(request.args.get("org"))
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         service.request_password_reset(form.email.data)
         flash("If an account uses that address, a reset link is on its way. It works for one hour, once.", "info")
-        return redirect(url_for("accounts.login"))
-    return render_template("accounts/forgot.html", form=form), _status(form)
+        return redirect(url_for("accounts.org_login", org_slug=org.slug) if org else url_for("accounts.login"))
+    return render_template("accounts/forgot.html", form=form, login_org=org), _status(form)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

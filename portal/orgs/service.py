@@ -91,6 +91,11 @@ def orgs_of(user: User) -> list[Membership]:
     return list(db.session.scalars(query))
 
 
+def membership_of(org: Organization, user: User) -> Membership | None:
+    """The user's membership in org, or None when they are not a member."""
+    return db.session.scalar(scoped(Membership, org).where(Membership.user_id == user.id))
+
+
 def list_members(org: Organization, *, q: str = "", role: str = "", sort: str = "name", desc: bool = False, page: int = 1, per_page: int = 25) -> Page:
     """One page of members, filtered by a search over name and email and by role, sorted by a known column."""
     query = scoped(Membership, org).join(User, Membership.user_id == User.id).options(contains_eager(Membership.user))

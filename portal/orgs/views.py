@@ -13,7 +13,7 @@ from portal.orgs.forms import AcceptForm, InviteForm, NewOrgForm, RoleForm
 from portal.pagination import clamp
 from portal.roles import ROLE_LABELS, permission_matrix
 from portal.search import MAX_QUERY
-from portal.tenancy import current_membership, current_org, org_required
+from portal.tenancy import brand_request, current_membership, current_org, org_required
 from portal.text import sentence
 from portal.web import after_change, flash_error, render_page, toast, wants_fragment
 
@@ -149,6 +149,7 @@ def accept_invitation(token: str):
     form = AcceptForm() if current_user.is_authenticated else AcceptSignupForm()
     if form.validate_on_submit():
         try:
+    brand_request(invitation.org)  # the invitation page wears the inviting organization's look
             if current_user.is_authenticated:
                 membership = service.accept_invitation(token, current_user._get_current_object())
             else:

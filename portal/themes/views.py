@@ -9,12 +9,13 @@ from flask_login import current_user
 
 from portal.errors import ServiceError, ValidationFailed
 from portal.forms import apply_errors
-from portal.tenancy import current_org, org_required
+from portal.tenancy import branded_org, current_org, org_required
 from portal.themes import bp, contrast, service, settings
 from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, RevertForm, ThemeForm, VariantForm
 from portal.themes.http import conditional_css
 from portal.themes.stylesheet import build_preview
 from portal.web import after_change, flash_error, render_page, wants_fragment
+from portal.themes.urls import css_path
 
 SAFE_MODE = "theme_safe_mode"
 
@@ -41,11 +42,12 @@ def remember_safe_mode():
 @bp.app_context_processor
 def theme_of_the_page():
     """`page_theme()` for layouts/base.html: the published theme on org pages, None on platform pages and in safe mode."""
-    return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE))}
+    return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE)),
+            "brand_org": branded_org, "theme_css_url": _theme_css_url}
 
 
 def _page_theme():
-    org = g.get("org")
+    org = g.get("org") or g.get("brand_org")
     if org is None or g.get("platform_staff") or session.get(SAFE_MODE):
         return None
     theme = service.published(org, _font_url)
@@ -53,6 +55,13 @@ def _page_theme():
 
 
 @bp.get("/o/<org_slug>/theme.css")
+def _theme_css_url(theme) -> str:
+    """A member's pages link the org's private stylesheet; an anonymous visitor's branded page the public one."""
+    if g.get("org") is not None:
+        return url_for("themes.stylesheet", org_slug=current_org.slug, v=theme.version)
+    return f"{css_path(branded_org.public_id)}?v={theme.version}"
+
+
 @org_required()
 def stylesheet(org_slug: str):
     """The org's published stylesheet; pages link it as ?v=<version>, so that URL may be cached for a year."""
