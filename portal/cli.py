@@ -11,7 +11,9 @@ from portal.infra.jobs import enqueue, run_worker
 from portal.infra.periodic import Scheduler
 from portal.orgs import service as orgs
 from portal.roles import PLATFORM_ROLES
+from portal.support import service as support
 from portal.uow import unit_of_work
+from portal.workflows import service as workflows
 
 DEMO_PASSWORD = "vetrai-demo-pass"
 DEMO_ORGS = {"demo": "Demo Inc.", "acme": "Acme Corp"}
@@ -38,7 +40,17 @@ def seed_demo() -> list[tuple[str, str]]:
                 accounts.grant_platform_role(users[email], role)
             else:
                 orgs.add_member(demo_orgs[slug], users[email], role)  # a member already keeps their role
+        _demo_content(demo_orgs["demo"], users["admin@demo.test"], users["user@demo.test"])
     return [(email, role) for email, _name, _slug, role in DEMO_USERS]
+
+
+def _demo_content(org, admin, user) -> None:
+    """A workflow to run and a ticket to answer, so the demo's home page, workflows and queue are not empty."""
+    if not workflows.list_workflows(org):
+        workflows.create_from_starter(org, "greeting", by=admin)
+    if not support.customer_queue(org, user, orgs.membership_of(org, user), support.QueueFilters(), per_page=1)[0]:
+        support.create_ticket(org, user, subject="How do I rotate an API key?",
+                              body="Our deploy key expires next week. Can we rotate it without downtime?")
 
 
 def _demo_user(email: str, name: str):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, flash, g, has_request_context, make_response, redirect, render_template
@@ -69,6 +69,37 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(_user_zone()).strftime(fmt)
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def relative_time(value: datetime | None, now: datetime | None = None) -> str:
+    """A past time as a person reads it: 'just now', '5 min ago', '3 h ago', 'yesterday', '12 Nov', '12 Nov 2025'."""
+    if value is None:
+        return ""
+    zone = _user_zone()
+    now = now or datetime.now(UTC)
+    seconds = (now - value).total_seconds()
+    if abs(seconds) < 60:  # a clock a little ahead of ours is still "just now"
+        return "just now"
+    if seconds < 0:  # the future has no "ago": say the day
+        return _day(value.astimezone(zone), now.astimezone(zone))
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    here, today = value.astimezone(zone), now.astimezone(zone).date()
+    # Hours while it is still today for the reader, and across midnight for a few hours ("1 h ago" at 00:30).
+    if here.date() == today or seconds < 6 * 3600:
+        return f"{int(seconds // 3600)} h ago"
+    if here.date() == today - timedelta(days=1):
+        return "yesterday"
+    return _day(here, now.astimezone(zone))
+
+
+def _day(value: datetime, now: datetime) -> str:
+    """'12 Nov' within the reader's current year, '12 Nov 2025' otherwise."""
+    day = f"{value.day} {_MONTHS[value.month - 1]}"  # not %b: that follows the process locale
+    return day if value.year == now.year else f"{day} {value.year}"
+
+
 def duration(ms: int | float | None) -> str:
     """A duration in milliseconds as a person reads it: '850 ms', '4.2 s', '13 min 12 s', '2 h 5 min'."""
     if ms is None:
@@ -106,6 +137,7 @@ def can(permission: str) -> bool:
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["relative_time"] = relative_time
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
 
     @app.after_request

@@ -8,6 +8,8 @@ from portal.accounts import web as sessions
 from portal.accounts.forms import AcceptSignupForm
 from portal.errors import ServiceError
 from portal.forms import apply_errors
+from portal.home import charts
+from portal.home.service import overview
 from portal.orgs import bp, service
 from portal.orgs.forms import AcceptForm, InviteForm, NewOrgForm, RoleForm
 from portal.pagination import clamp
@@ -36,8 +38,10 @@ def new_org():
 @bp.get("/o/<org_slug>/")
 @org_required()
 def dashboard(org_slug: str):
-    stats = {"members": service.count_members(current_org), "invitations": service.count_pending_invitations(current_org)}
-    return render_template("orgs/dashboard.html", org=current_org, stats=stats, membership=current_membership)
+    """The org's home: what waits for this member, their recent work, and the org's activity."""
+    home = overview(current_org, current_user, current_membership)
+    return render_template("orgs/dashboard.html", org=current_org, membership=current_membership, home=home,
+                           runs_chart=charts.runs_chart(home.runs_by_day), api_chart=charts.api_chart(home.api_calls_by_day))
 
 
 def _member_query() -> dict:
@@ -145,11 +149,11 @@ def accept_invitation(token: str):
     except ServiceError as exc:
         # The page itself is the refusal (nothing was written): it says why the link no longer works.
         return render_template("orgs/accept.html", problem=exc.message, invitation=None, form=None), 400
+    brand_request(invitation.org)  # the invitation page wears the inviting organization's look
     existing = None if current_user.is_authenticated else accounts.find_user(invitation.email)
     form = AcceptForm() if current_user.is_authenticated else AcceptSignupForm()
     if form.validate_on_submit():
         try:
-    brand_request(invitation.org)  # the invitation page wears the inviting organization's look
             if current_user.is_authenticated:
                 membership = service.accept_invitation(token, current_user._get_current_object())
             else:

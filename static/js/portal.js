@@ -107,3 +107,21 @@ document.addEventListener("keydown", function (evt) {
     if (summary) summary.focus();
   });
 });
+
+// Phone header: the org's sections fold behind the Menu button (shown only when this script runs, so without
+// JS the links stay listed); Esc or choosing a link folds them again.
+(function () {
+  var toggle = document.querySelector(".nav-toggle");
+  if (!toggle) return;
+  var nav = toggle.closest("nav");
+  function setOpen(open) {
+    nav.dataset.menu = open ? "open" : "closed";
+    toggle.setAttribute("aria-expanded", String(open));
+  }
+  toggle.hidden = false;
+  setOpen(false);
+  toggle.addEventListener("click", function () { setOpen(nav.dataset.menu !== "open"); });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape" && nav.dataset.menu === "open") { setOpen(false); toggle.focus(); }
+  });
+})();

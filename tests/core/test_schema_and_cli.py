@@ -10,6 +10,8 @@ from portal.extensions import db
 from portal.orgs import members
 from portal.orgs import service as orgs
 from portal.orgs.models import Membership, Organization
+from portal.support.models import Ticket
+from portal.workflows.models import Workflow
 
 
 def test_models_and_migrations_agree(app):
@@ -23,9 +25,13 @@ def test_seed_demo_is_idempotent_and_every_demo_login_works(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    counts = (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Membership.id))))
+    def counts():
+        return tuple(db.session.scalar(select(func.count(model.id))) for model in (User, Membership, Workflow, Ticket))
+
+    seeded = counts()
+    assert seeded[2:] == (1, 1)  # a workflow to run and a ticket to answer: the demo's pages are not empty
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
-    assert (db.session.scalar(select(func.count(User.id))), db.session.scalar(select(func.count(Membership.id)))) == counts
+    assert counts() == seeded
     for email, _name, _org, role in DEMO_USERS:
         assert email in first.output and role in first.output
     roles = {m.user.email: (m.org.slug, m.role) for m in db.session.scalars(select(Membership))}

@@ -127,6 +127,14 @@ def list_keys(org: Organization, member: Membership, *, status: str | None = Non
     return paginate(query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()), page, per_page)
 
 
+def expiring_soon(org: Organization, member: Membership, within_days: int = 14, limit: int = 5) -> list[ApiKey]:
+    """Active keys the member may see that expire within `within_days`, soonest first."""
+    now = utcnow()
+    query = _visible(org, member).where(ApiKey.revoked_at.is_(None), ApiKey.expires_at > now,
+                                        ApiKey.expires_at <= now + timedelta(days=within_days))
+    return list(db.session.scalars(query.order_by(ApiKey.expires_at, ApiKey.id).limit(limit)))
+
+
 def secrets_in_grace(key: ApiKey) -> list[ApiKeySecret]:
     """The key's older secrets that still work because a rotation's grace period has not ended."""
     now = utcnow()

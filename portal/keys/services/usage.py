@@ -20,7 +20,7 @@ from portal.keys.auth import limiter
 from portal.keys.models import OUTCOMES, ApiKey, ApiKeyUsage
 from portal.models import utcnow
 from portal.orgs.models import Organization
-from portal.tenancy import unscoped
+from portal.tenancy import scoped, unscoped
 
 USAGE_DAYS = 30
 
@@ -45,6 +45,23 @@ def usage_totals(keys: list[ApiKey], days: int = USAGE_DAYS) -> dict[int, dict[s
         totals[key_id][outcome] = totals[key_id].get(outcome, 0) + int(count)
         totals[key_id]["total"] += int(count)
     return totals
+
+
+def org_usage_per_day(org: Organization, days: int = 14) -> list[dict]:
+    """The org's API requests on each of the last `days` days, by outcome, over all its keys: {"date", "total", "outcomes"}."""
+    series = _days(days)
+    per_day = {d: {"date": d.isoformat(), "total": 0, "outcomes": dict.fromkeys(OUTCOMES, 0)} for d in series}
+    rows = db.session.execute(
+        scoped(ApiKeyUsage, org).with_only_columns(ApiKeyUsage.day, ApiKeyUsage.outcome, func.sum(ApiKeyUsage.count))
+        .where(ApiKeyUsage.day >= series[0])
+        .group_by(ApiKeyUsage.day, ApiKeyUsage.outcome)
+    )
+    for day, outcome, count in rows:
+        bucket = per_day.get(day)
+        if bucket is not None:
+            bucket["outcomes"][outcome] = bucket["outcomes"].get(outcome, 0) + int(count)
+            bucket["total"] += int(count)
+    return list(per_day.values())
 
 
 def usage(key: ApiKey, days: int = USAGE_DAYS) -> dict:

@@ -1,0 +1,54 @@
+"""What a member's home page shows of workflows: runs waiting for an approver, their own latest runs, runs per day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlalchemy.orm import joinedload
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.models import utcnow
+from portal.orgs.models import Organization
+from portal.tenancy import scoped
+from portal.workflows.models import WorkflowRun
+
+# How the home page's chart groups run statuses: each finished outcome, and everything still going as "active".
+RUN_OUTCOMES = ("succeeded", "failed", "cancelled", "active")
+
+
+def waiting_for_approval(org: Organization, limit: int = 5) -> list[WorkflowRun]:
+    """The org's runs paused at an approval step, oldest first (they have waited longest)."""
+    query = (scoped(WorkflowRun, org).where(WorkflowRun.status == "waiting_for_approval")
+             .options(joinedload(WorkflowRun.workflow), joinedload(WorkflowRun.created_by))
+             .order_by(WorkflowRun.updated_at, WorkflowRun.id).limit(limit))
+    return list(db.session.scalars(query))
+
+
+def recent_runs_of(org: Organization, user: User, limit: int = 5) -> list[WorkflowRun]:
+    """The runs this member started, newest first."""
+    query = (scoped(WorkflowRun, org).where(WorkflowRun.created_by_id == user.id)
+             .options(joinedload(WorkflowRun.workflow)).order_by(WorkflowRun.id.desc()).limit(limit))
+    return list(db.session.scalars(query))
+
+
+def runs_per_day(org: Organization, days: int = 14) -> list[dict]:
+    """Runs started on each of the last `days` days (UTC), by outcome: {"date", "total", "outcomes"}."""
+    today = utcnow().date()
+    series = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    per_day = {d.isoformat(): {"date": d.isoformat(), "total": 0, "outcomes": dict.fromkeys(RUN_OUTCOMES, 0)} for d in series}
+    day = func.date(WorkflowRun.created_at)
+    rows = db.session.execute(
+        scoped(WorkflowRun, org).with_only_columns(day, WorkflowRun.status, func.count())
+        .where(WorkflowRun.created_at >= utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1))
+        .group_by(day, WorkflowRun.status)
+    )
+    for started_on, status, count in rows:
+        bucket = per_day.get(str(started_on)[:10])
+        if bucket is None:
+            continue
+        outcome = status if status in RUN_OUTCOMES else "active"
+        bucket["outcomes"][outcome] += count
+        bucket["total"] += count
+    return list(per_day.values())

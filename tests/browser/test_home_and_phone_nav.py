@@ -1,0 +1,64 @@
+"""The org home page in Chromium: what waits for a member links to it, at 1280 and at 390 px, where the org's
+sections fold behind a Menu button that opens, announces its state and closes with Esc."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.extensions import db
+from portal.support import service as support
+from tests.factories import OrgFactory, member
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo(app):
+    org = OrgFactory(name="Demo Inc.", slug="demo")
+    admin = member(org, "org_admin", email="dana@demo.test", name="Dana Admin")
+    support.create_ticket(org, admin, subject="Printer on fire", body="It is on fire.")
+    db.session.commit()
+    return admin
+
+
+def test_the_home_page_links_an_open_ticket_and_fits_a_phone(page, live_server, log_in, demo, screenshot):
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    tickets = page.locator("#home-tickets")
+    expect(tickets.get_by_role("heading")).to_have_text("Open tickets")
+    screenshot(page, "home-1280")
+    tickets.get_by_role("link", name="Printer on fire").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Printer on fire")
+
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(live_server("/o/demo/"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "home-390")
+
+
+def test_on_a_phone_the_sections_fold_behind_menu(page, live_server, log_in, demo, screenshot):
+    page.set_viewport_size({"width": 390, "height": 800})
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    menu = page.get_by_role("button", name="Menu")
+    sections = page.locator("#nav-sections")
+    expect(sections).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(sections).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "nav-menu-open-390")
+    page.keyboard.press("Escape")
+    expect(sections).to_be_hidden()
+    expect(menu).to_be_focused()
+    menu.click()
+    sections.get_by_role("link", name="Members").click()
+    expect(page).to_have_url(live_server("/o/demo/members"))
+
+
+def test_on_a_wide_screen_the_sections_are_listed_and_menu_is_gone(page, live_server, log_in, demo):
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    expect(page.locator("#nav-sections").get_by_role("link", name="Members")).to_be_visible()
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
