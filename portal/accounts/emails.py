@@ -6,11 +6,10 @@ must not import the service.
 
 from __future__ import annotations
 
-from flask import render_template
-
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.infra.mail import send_mail
+from portal.themes.email import look_for, render_email
 from portal.tokens import external_url, make_token
 
 SUBJECTS = {"verify": "Verify your email for VetrAI Portal", "reset": "Reset your VetrAI Portal password"}
@@ -38,10 +37,6 @@ def send_account_email(kind: str, user_id: int) -> str | None:
         link = external_url("accounts.verify", token=verification_token(user))
     else:
         link = external_url("accounts.reset_password", token=reset_token(user))
-    ctx = {"user": user, "link": link}
-    return send_mail(
-        user.email,
-        SUBJECTS[kind],
-        render_template(f"email/{kind}.txt", **ctx),
-        render_template(f"email/{kind}.html", **ctx),
-    )
+    # An account belongs to no organization: these emails wear the platform's look.
+    text, html = render_email(kind, look_for(None), user=user, link=link, subject=SUBJECTS[kind])
+    return send_mail(user.email, SUBJECTS[kind], text, html)

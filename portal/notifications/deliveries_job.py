@@ -15,7 +15,7 @@ import logging
 import random
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
@@ -29,6 +29,7 @@ from portal.notifications.models import Delivery, Notification
 from portal.notifications.services.templates import render_for
 from portal.notifications.services.unsubscribe import unsubscribe_token
 from portal.tenancy import unscoped
+from portal.themes.email import look_for, render_email
 from portal.tokens import external_url
 from portal.uow import after_commit
 
@@ -156,7 +157,7 @@ def _unsubscribe_url(token: str, cache: dict) -> str:
 
 
 def build_email(delivery: Delivery, cache: dict | None = None) -> Email:
-    """The multipart email for a delivery, with the org's template and an unsubscribe link for members."""
+    """The multipart email for a delivery: the org's template in the org's theme, an unsubscribe link for members."""
     cache = {} if cache is None else cache
     note = delivery.notification
     org = note.org
@@ -166,18 +167,17 @@ def build_email(delivery: Delivery, cache: dict | None = None) -> Email:
     if note.user is not None:
         unsubscribe_url = _unsubscribe_url(unsubscribe_token(org, note.user, event.name), cache)
         headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-    footer = f"\n\n--\nSent by {org.name} on VetrAI Portal."
-    if unsubscribe_url:
-        footer += f"\nChange what you receive: {unsubscribe_url}"
-    html = render_template(
-        "email/notification.html",
+    text, html = render_email(
+        "notification",
+        look_for(org, cache),  # the org's published theme, read once per batch
         org=org,
         subject=subject,
+        body=body,
         paragraphs=body.split("\n\n"),  # Jinja escapes them
         link=note.data.get("url") or note.data.get("invite_url"),
         unsubscribe_url=unsubscribe_url,
     )
-    return Email([delivery.to_address], subject, body + footer, html, headers)
+    return Email([delivery.to_address], subject, text, html, headers)
 
 
 def render_sms(delivery: Delivery, cache: dict | None = None) -> str:
