@@ -8,7 +8,7 @@ from portal.accounts import web as sessions
 from portal.accounts.forms import AcceptSignupForm
 from portal.errors import ServiceError
 from portal.forms import apply_errors
-from portal.home import charts
+from portal.home import charts, finder
 from portal.home.service import overview
 from portal.orgs import bp, service
 from portal.orgs.forms import AcceptForm, InviteForm, NewOrgForm, RoleForm
@@ -42,6 +42,15 @@ def dashboard(org_slug: str):
     home = overview(current_org, current_user, current_membership)
     return render_template("orgs/dashboard.html", org=current_org, membership=current_membership, home=home,
                            runs_chart=charts.runs_chart(home.runs_by_day), api_chart=charts.api_chart(home.api_calls_by_day))
+
+
+@bp.get("/o/<org_slug>/search")
+@org_required()
+def search(org_slug: str):
+    """Search the org: the whole page for a browser, the results alone as the person types (htmx)."""
+    text = request.args.get("q", "")
+    found = finder.find(current_org, current_user, current_membership, text)
+    return render_page("orgs/search.html", "orgs/_search_results.html", org=current_org, q=text.strip(), found=found)
 
 
 def _member_query() -> dict:

@@ -125,3 +125,18 @@ document.addEventListener("keydown", function (evt) {
     if (evt.key === "Escape" && nav.dataset.menu === "open") { setOpen(false); toggle.focus(); }
   });
 })();
+
+// "/" or Ctrl-K (Cmd-K) jumps to the org's search box, as in GitHub and Linear; "/" only when not typing already.
+document.addEventListener("keydown", function (evt) {
+  var box = document.getElementById("nav-search");
+  if (!box) return;
+  var typing = evt.target.closest && evt.target.closest("input, textarea, select, [contenteditable]");
+  var slash = evt.key === "/" && !typing && !evt.ctrlKey && !evt.metaKey && !evt.altKey;
+  var commandK = (evt.ctrlKey || evt.metaKey) && (evt.key === "k" || evt.key === "K");
+  if (!slash && !commandK) return;
+  evt.preventDefault();
+  var nav = box.closest("nav");
+  if (nav && nav.dataset.menu === "closed") nav.querySelector(".nav-toggle").click();  // on a phone, open the menu first
+  box.focus();
+  box.select();
+});

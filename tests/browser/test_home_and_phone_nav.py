@@ -62,3 +62,21 @@ def test_on_a_wide_screen_the_sections_are_listed_and_menu_is_gone(page, live_se
     page.goto(live_server("/o/demo/"))
     expect(page.locator("#nav-sections").get_by_role("link", name="Members")).to_be_visible()
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+
+
+def test_slash_focuses_the_search_and_results_arrive_as_you_type(page, live_server, log_in, demo, screenshot):
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    page.keyboard.press("/")
+    box = page.get_by_role("searchbox", name="Search Demo Inc.")
+    expect(box).to_be_focused()
+    box.fill("printer")
+    box.press("Enter")
+    expect(page).to_have_url(live_server("/o/demo/search?q=printer"))
+    results = page.locator("#search-results")
+    expect(results.get_by_role("link", name="Printer on fire")).to_be_visible()
+    page_box = page.locator("form.search-page-form input[type=search]")
+    page_box.fill("nothing like it")  # typing on the search page swaps in the results without a reload
+    expect(results.get_by_role("status")).to_have_text("Nothing in Demo Inc. matches “nothing like it”.")
+    expect(page).to_have_url(live_server("/o/demo/search?q=nothing%20like%20it"))
+    screenshot(page, "search-1280")

@@ -1,18 +1,20 @@
-"""What a member's home page shows of workflows: runs waiting for an approver, their own latest runs, runs per day."""
+"""What a member's home page and search show of workflows: runs waiting for an approver, their own latest runs,
+runs per day, workflows and runs matching a search."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.models import utcnow
 from portal.orgs.models import Organization
+from portal.search import contains, search
 from portal.tenancy import scoped
-from portal.workflows.models import WorkflowRun
+from portal.workflows.models import Workflow, WorkflowRun
 
 # How the home page's chart groups run statuses: each finished outcome, and everything still going as "active".
 RUN_OUTCOMES = ("succeeded", "failed", "cancelled", "active")
@@ -31,6 +33,20 @@ def recent_runs_of(org: Organization, user: User, limit: int = 5) -> list[Workfl
     query = (scoped(WorkflowRun, org).where(WorkflowRun.created_by_id == user.id)
              .options(joinedload(WorkflowRun.workflow)).order_by(WorkflowRun.id.desc()).limit(limit))
     return list(db.session.scalars(query))
+
+
+def find_workflows(org: Organization, text: str, limit: int = 5) -> list[Workflow]:
+    """The org's workflows (not deleted) whose name or description contains text, by name."""
+    query = search(scoped(Workflow, org).where(Workflow.deleted_at.is_(None)), text, Workflow.name, Workflow.description)
+    return list(db.session.scalars(query.order_by(Workflow.name).limit(limit)))
+
+
+def find_runs(org: Organization, text: str, limit: int = 5) -> list[WorkflowRun]:
+    """The org's runs by their id (`run_…`, as pasted from a log or an email) or their workflow's name, newest first."""
+    query = scoped(WorkflowRun, org).join(Workflow, Workflow.id == WorkflowRun.workflow_id).options(contains_eager(WorkflowRun.workflow))
+    text = text.strip()
+    matches = WorkflowRun.public_id == text if text.startswith("run_") else contains(text, Workflow.name)
+    return list(db.session.scalars(query.where(matches).order_by(WorkflowRun.id.desc()).limit(limit)))
 
 
 def runs_per_day(org: Organization, days: int = 14) -> list[dict]:
