@@ -6,6 +6,7 @@ import factory
 from werkzeug.security import generate_password_hash
 
 from portal.accounts.models import User
+from portal.billing import service as billing
 from portal.extensions import db
 from portal.models import utcnow
 from portal.orgs.models import Membership, Organization
@@ -52,3 +53,10 @@ class MembershipFactory(Base):
 def member(org: Organization, role: str = "user", **user_fields) -> User:
     """A new user who is a member of org with role."""
     return MembershipFactory(org=org, role=role, user=UserFactory(**user_fields)).user
+
+
+def on_plan(org: Organization, plan_key: str) -> Organization:
+    """Put org on a plan as a super admin does (`flask billing assign-plan`), committed: room for tests that need more."""
+    billing.assign_plan(org, plan_key, UserFactory(platform_role="super_admin"))
+    db.session.commit()
+    return org

@@ -33,6 +33,7 @@ from portal.billing.services.usage import (
     consume,
     daily_usage,
     forecast,
+    hold,
     record_total,
     record_usage,
     usage_report,
@@ -42,7 +43,7 @@ from portal.billing.services.webhooks import format_money, process, receive
 
 __all__ = [
     "MetricUsage", "all_accounts", "assign_plan", "billing_url", "cancel", "check", "checkout", "consume", "daily_usage",
-    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "invoices", "limit_of",
+    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "hold", "invoices", "limit_of",
     "monthly_revenue", "org_for_console", "payments_configured", "plan_of", "portal", "process", "receive", "record_total", "record_usage", "resume", "start_trial",
     "subscribe", "upgrade_url", "usage_report", "used_in",
 ]

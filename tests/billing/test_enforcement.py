@@ -16,7 +16,7 @@ from portal.orgs.models import Invitation, Membership
 from portal.uow import unit_of_work
 from portal.workflows import service as workflows
 from portal.workflows.models import WorkflowRun
-from tests.factories import member
+from tests.factories import member, on_plan
 
 
 def _runs() -> int:
@@ -25,6 +25,7 @@ def _runs() -> int:
 
 
 def test_each_run_is_counted_in_the_ledger_once_before_it_is_queued(app, client, login_as, org, admin, wait_for_jobs):
+    on_plan(org, "pro")  # room for three runs at once (the free plan runs one)
     wf = workflows.create_from_starter(org, "greeting", admin)
     db.session.commit()
     login_as(admin)

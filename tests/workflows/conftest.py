@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.workflows import service
 from portal.workflows.models import WorkflowRun
 from tests.conftest import ARTIFACTS, free_port, service_missing
-from tests.factories import OrgFactory, member
+from tests.factories import OrgFactory, member, on_plan
 
 
 class Gate:
@@ -124,7 +124,8 @@ def llm_katan():
 
 @pytest.fixture
 def org(app):
-    return OrgFactory(slug="wf-org", name="Workflow Org")
+    # On a plan with room for the runs at once these tests start (the free plan's one would refuse the second).
+    return on_plan(OrgFactory(slug="wf-org", name="Workflow Org"), "enterprise")
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ is one conditional UPDATE (`used = used + n WHERE used + n <= limit`) acted on b
 concurrent requests at the limit never overshoot it: the database serializes them on the row. The ledger
 row of each recorded quantity carries an idempotency key under a unique constraint: the same key twice
 counts once.
+
+Gauges (runs at once) are counted by the asking domain; `hold(org)` first locks the org's billing account
+row for the rest of the unit of work, so that concurrent requests count and add one after the other.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, update
 
-from portal.billing.models import UsageCounter, UsageRecord
+from portal.billing.models import BillingAccount, UsageCounter, UsageRecord
 from portal.billing.plans import CEILINGS, LABELS, METERED, METRICS, THRESHOLDS, period_bounds, period_of
-from portal.billing.services.accounts import billing_url, insert_ignoring_duplicates, limit_of, upgrade_url
+from portal.billing.services.accounts import account, billing_url, insert_ignoring_duplicates, limit_of, upgrade_url
 from portal.errors import QuotaExceeded, ValidationFailed
 from portal.extensions import db
 from portal.models import utcnow
@@ -128,9 +131,29 @@ def check(org: Organization, metric: str, n: int = 1, *, current: int | None = N
                             f"Your plan caps the {LABELS[metric]} at {limit:,}. Upgrade for more: {upgrade_url(org)}")
     used = used_in(org, metric) if metric in METERED else int(current or 0)
     if used + n > limit:
-        raise QuotaExceeded(metric, limit, used, upgrade_url(org),
-                            f"Your plan allows {limit:,} {LABELS[metric]} and {used:,} are used. Upgrade for more: {upgrade_url(org)}")
+        raise QuotaExceeded(metric, limit, used, upgrade_url(org), _refusal(metric, limit, used, upgrade_url(org)))
     return limit - used - n
+
+
+def _refusal(metric: str, limit: int, used: int, url: str) -> str:
+    """What a refused check tells people: the limit, what holds it, and what to do."""
+    if metric == "concurrent_runs":  # a place that comes back by itself: say so, besides the upgrade
+        active = "1 is" if used == 1 else f"{used:,} are"
+        return (f"Your plan runs {limit:,} workflow{'' if limit == 1 else 's'} at once and {active} already queued, running or "
+                f"waiting for approval. Start this one when a run ends, or upgrade for more: {url}")
+    return f"Your plan allows {limit:,} {LABELS[metric]} and {used:,} are used. Upgrade for more: {url}"
+
+
+def hold(org: Organization) -> None:
+    """Lock org's billing account row until the unit of work ends: check-then-add on a gauge (count the
+    org's active runs, then start one) is then one at a time per org, and its plan cannot change meanwhile."""
+    acct = account(org)
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks (FOR UPDATE is dropped): a write takes its single writer lock now, before
+        # the count, instead of at the INSERT after it, when a concurrent request may have counted the same.
+        db.session.execute(update(BillingAccount).where(BillingAccount.id == acct.id).values(updated_at=BillingAccount.updated_at),
+                           execution_options={"synchronize_session": False})
+    db.session.refresh(acct, with_for_update=True)  # PostgreSQL: SELECT ... FOR UPDATE; the fresh plan for the check
 
 
 def _random_key() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.billing import service as billing
 from portal.errors import Conflict, ValidationFailed
@@ -46,6 +46,14 @@ def mark_undispatched(run_id: int) -> None:
         conn.execute(update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "queued").values(enqueued_at=None))
 
 
+def _take_a_place(org: Organization) -> None:
+    """Refuse (402) a run over the plan's runs at once, counted under the org's billing lock so that racing starts
+    count one after the other. A run waiting for approval holds its place: an approval resumes it without asking again."""
+    billing.hold(org)
+    active = db.session.scalar(scoped(WorkflowRun, org).with_only_columns(func.count(WorkflowRun.id)).where(WorkflowRun.status.in_(ACTIVE_STATUSES)))
+    billing.check(org, "concurrent_runs", 1, current=active)
+
+
 def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "default", by=None, *, version: WorkflowVersion | None = None) -> WorkflowRun:
     """Queue a run of the workflow's latest version (or of `version`); it is enqueued by priority after the commit."""
     if priority not in PRIORITIES:
@@ -61,6 +69,7 @@ def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "d
     problems = validate_input(version.definition, data)
     if problems:
         raise ValidationFailed(problems, "The input does not fit the workflow's input schema.")
+    _take_a_place(org)
     run = WorkflowRun(org_id=org.id, workflow_id=wf.id, version_id=version.id, created_by_id=getattr(by, "id", None), priority=priority,
                       input=data, enqueued_at=utcnow())
     db.session.add(run)
@@ -146,6 +155,8 @@ def decide(org: Organization, public_id: str, approved: bool, by=None) -> Workfl
 def retry(org: Organization, public_id: str) -> WorkflowRun:
     """Resume a failed run from its last checkpoint: the failed node runs again, earlier ones do not."""
     run = get_run(org, public_id)
+    if run.status == "failed":
+        _take_a_place(org)  # a retried run runs again: it needs a place like a new one
     if not transition(run.id, ("failed",), status="queued", error=None, finished_at=None, started_at=None, enqueued_at=utcnow()):
         raise Conflict("Only a failed run can be retried.", code="not_failed")
     db.session.refresh(run)
