@@ -7,7 +7,7 @@ from portal.errors import ValidationFailed
 from portal.pagination import clamp
 from portal.search import MAX_QUERY
 from portal.tenancy import platform_required
-from portal.web import after_change, render_page
+from portal.web import after_change, render_page, toast
 
 
 def _listing() -> dict:
@@ -21,6 +21,11 @@ def _suspend_form() -> SuspendForm:
     if not form.validate_on_submit():
         raise ValidationFailed({name: " ".join(messages) for name, messages in form.errors.items()})
     return form
+
+
+def _done(suspended: bool) -> str:
+    """What the toast (or, for a plain browser, the flash) says happened."""
+    return "suspended" if suspended else "restored"
 
 
 @bp.get("/")
@@ -42,7 +47,8 @@ def orgs():
 @platform_required("platform.admin")
 def suspend_org(org_id: str):
     org = service.set_org_suspended(org_id, _suspend_form().suspended.data == "1", by=current_user)
-    return after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]))
+    answer = after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]))
+    return toast(answer, f"{org.name} {_done(org.is_suspended)}.")
 
 
 @bp.get("/users")
@@ -57,4 +63,5 @@ def users():
 @platform_required("platform.admin")
 def suspend_user(user_id: str):
     user = service.set_user_suspended(user_id, _suspend_form().suspended.data == "1", by=current_user)
-    return after_change(url_for("admin.users"), "admin/_user_row.html", u=user)
+    answer = after_change(url_for("admin.users"), "admin/_user_row.html", u=user)
+    return toast(answer, f"{user.name or user.email} {_done(user.is_suspended)}.")

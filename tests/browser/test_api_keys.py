@@ -56,7 +56,7 @@ def test_create_a_key_copy_it_then_see_it_masked_and_its_usage(app, client, page
     for _ in range(4):
         assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
     tasks.flush_usage()
-    page.get_by_role("button", name="I have stored it").click()
+    page.get_by_role("button", name="Done").click()
     expect(page.locator("#keys-table")).to_contain_text(f"{secret[:10]}…{secret[-4:]}")
     assert secret not in page.content()
     page.get_by_role("link", name="Browser-made key").click()
