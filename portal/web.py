@@ -44,13 +44,13 @@ def after_change(url: str, fragment: str | None = None, **context) -> Response |
 def toast(response: Response | str, message: str, kind: str = "success") -> Response:
     """Add a toast to an htmx answer (shown by static/js/portal.js); a browser gets the same words as a flash."""
     response = make_response(response)
-    if htmx:
+    if htmx and "HX-Redirect" not in response.headers:
         # Merge with any trigger already set, so one answer can carry several events.
         triggers = json.loads(response.headers.get("HX-Trigger", "{}") or "{}")
         triggers["toast"] = {"message": message, "kind": kind}
         response.headers["HX-Trigger"] = json.dumps(triggers)
     else:
-        flash(message, kind)
+        flash(message, kind)  # a browser, or htmx about to load another page (HX-Redirect): shown there
     return response
 
 

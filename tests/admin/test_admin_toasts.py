@@ -49,3 +49,13 @@ def test_a_refused_suspend_shows_no_success_toast(client, login_as):
     login_as(root)
     myself = client.post(f"/admin/users/{root.public_id}/suspend", data={"suspended": "1"}, headers=HTMX)
     assert myself.status_code == 400 and "toast" not in myself.headers.get("HX-Trigger", "")
+
+
+def test_an_htmx_action_that_redirects_carries_its_words_to_the_next_page(client, login_as):
+    """A boosted link or a form without a target gets 204 + HX-Redirect: a toast on it would never show, so it is a flash."""
+    org = OrgFactory(name="Acme")
+    login_as(UserFactory(platform_role="super_admin"))
+    answer = client.post(f"/admin/orgs/{org.public_id}/suspend", data={"suspended": "1"}, headers={**HTMX, "HX-Boosted": "true"})
+    assert answer.status_code == 204 and "toast" not in answer.headers.get("HX-Trigger", "")
+    landing = client.get(answer.headers["HX-Redirect"])
+    assert "Acme suspended." in landing.text
