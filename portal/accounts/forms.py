@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from portal.accounts.service import TIMEZONES
+from portal.accounts.service import COLOR_SCHEMES, TIMEZONES
 from portal.forms import valid_email
 
 
@@ -34,6 +34,9 @@ class ResetPasswordForm(FlaskForm):
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=120)])
     timezone = SelectField("Time zone", choices=sorted(TIMEZONES), validate_choice=False)
+    # The service names a bad value next to the field; the form only parses it.
+    color_scheme = SelectField("Colour scheme", choices=list(COLOR_SCHEMES.items()), validate_choice=False,
+                               description="System follows your device's light or dark setting.")
 
 
 class ChangePasswordForm(FlaskForm):

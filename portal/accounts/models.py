@@ -25,6 +25,8 @@ class User(PublicIdMixin, TimestampMixin, UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    # "system" follows the device (prefers-color-scheme); "light" and "dark" set <html data-theme>.
+    color_scheme: Mapped[str] = mapped_column(String(10), nullable=False, default="system", server_default="system")
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_role: Mapped[str | None] = mapped_column(String(20))
     is_suspended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -22,6 +22,8 @@ from portal.tokens import read_token
 from portal.uow import after_commit
 
 TIMEZONES = frozenset(available_timezones())
+# A member's colour scheme: "system" follows the device's prefers-color-scheme; the others pin one.
+COLOR_SCHEMES = {"system": "System (follow this device)", "light": "Light", "dark": "Dark"}
 
 
 def find_user(email: str) -> User | None:
@@ -183,17 +185,21 @@ def _set_password(user: User, new_password: str) -> None:
     user.rotate_session_token()
 
 
-def update_profile(user: User, name: str, timezone: str) -> User:
-    """Change name and time zone."""
+def update_profile(user: User, name: str, timezone: str, color_scheme: str | None = None) -> User:
+    """Change name, time zone and colour scheme (None keeps the current scheme)."""
     errors = {}
     if timezone not in TIMEZONES:
         errors["timezone"] = "Pick a time zone from the list."
     if len(name.strip()) > 120:
         errors["name"] = "Use at most 120 characters."
+    if color_scheme is not None and color_scheme not in COLOR_SCHEMES:
+        errors["color_scheme"] = "Pick System, Light or Dark."
     if errors:
         raise ValidationFailed(errors)
     user.name = name.strip()
     user.timezone = timezone
+    if color_scheme is not None:
+        user.color_scheme = color_scheme
     return user
 
 

@@ -185,7 +185,7 @@ def profile():
     password_form = ChangePasswordForm(prefix="pw")
     if form.validate_on_submit():
         try:
-            service.update_profile(current_user, form.name.data or "", form.timezone.data)
+            service.update_profile(current_user, form.name.data or "", form.timezone.data, form.color_scheme.data)
         except ServiceError as exc:
             apply_errors(form, exc)
         else:

@@ -56,6 +56,10 @@ class PresetForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """Publish, reset and the palette's one click: nothing but the CSRF token."""
+    """Reset, the palette's and the contrast fix's one click: nothing but the CSRF token."""
 
 
+class PublishForm(FlaskForm):
+    """Publish: the CSRF token, and which pairs below WCAG AA the admin agreed to publish (empty at first)."""
+
+    accepted = HiddenField()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import colorsys
 
-from portal.themes.contrast import BODY_TEXT, nearest_passing, rgb, text_on
+from portal.themes.contrast import BODY_TEXT, hex_of, nearest_passing, rgb, text_on
 from portal.themes.settings import FONTS
 
 # As specific as Pico's own `:root:not([data-theme=dark])` and later in the page, so the theme's values win.
+# <html> carries data-theme="light"/"dark" when a member pinned a scheme, none when they follow the device.
 LIGHT_SCOPE = ":root:not([data-theme=dark]), [data-theme=light]"
 DARK_SCOPE = "[data-theme=dark]"
-SYSTEM_DARK_SCOPE = ":root:not([data-theme])"  # the member chose "system" and the system is dark
+# Inside `prefers-color-scheme: dark`: every page not pinned to light. It has the light scope's specificity and comes
+# after it, so a device in dark mode gets the dark palette unless the member chose Light.
+SYSTEM_DARK_SCOPE = ":root:not([data-theme=light])"
 
 
 def _shade(colour: str, amount: float) -> str:
@@ -18,6 +21,32 @@ def _shade(colour: str, amount: float) -> str:
     h, light, s = colorsys.rgb_to_hls(*(c / 255 for c in rgb(colour)))
     r, g, b = colorsys.hls_to_rgb(h, max(0.0, min(1.0, light + amount)), s)
     return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
+
+
+def _mix(background: str, text: str, amount: float) -> str:
+    """background moved amount (0-1) of the way towards text: surfaces and borders in the theme's own hue."""
+    return hex_of(*(b + (t - b) * amount for b, t in zip(rgb(background), rgb(text), strict=True)))
+
+
+def surfaces(settings: dict, mode: str) -> dict[str, str]:
+    """Cards, borders, form fields and muted text made from the scheme's background and text colours.
+
+    Mixing the text colour into the background reproduces Pico's own dark surfaces for the platform's colours, and
+    keeps a tinted background's cards in its hue (Pico's grey cards on a purple page looked pasted on). Muted text
+    gets the nearest colour that still reads at 4.5:1 on the card headers.
+    """
+    background, text = settings[f"background_{mode}"], settings[f"text_{mode}"]
+    step = {"dark": (0.03, 0.05, 0.18, 0.05, 0.25), "light": (0.0, 0.02, 0.12, 0.015, 0.25)}[mode]
+    card, sectioning, border, field, field_border = (_mix(background, text, amount) for amount in step)
+    return {
+        "--pico-card-background-color": card, "--pico-card-border-color": card, "--pico-card-sectioning-background-color": sectioning,
+        "--pico-dropdown-background-color": card, "--pico-dropdown-border-color": border,
+        "--pico-dropdown-hover-background-color": _mix(background, text, 0.1), "--pico-code-background-color": sectioning,
+        "--pico-muted-border-color": border, "--pico-table-border-color": border,
+        "--pico-form-element-background-color": field, "--pico-form-element-border-color": field_border,
+        "--pico-form-element-selected-background-color": field_border, "--pico-form-element-color": text,
+        "--pico-muted-color": nearest_passing(_mix(background, text, 0.62 if mode == "dark" else 0.75), sectioning, BODY_TEXT),
+    }
 
 
 def _rgba(colour: str, alpha: float) -> str:
@@ -28,8 +57,9 @@ def _rgba(colour: str, alpha: float) -> str:
 def variables(settings: dict, mode: str) -> dict[str, str]:
     """The CSS variables of one colour scheme ("light" or "dark")."""
     background, text = settings[f"background_{mode}"], settings[f"text_{mode}"]
-    # One primary rarely reads on both a white and a near-black page: dark mode gets the nearest one that does.
-    primary = settings["primary"] if mode == "light" else nearest_passing(settings["primary"], background, BODY_TEXT)
+    # One primary rarely reads on both a white and a near-black page: dark mode gets the nearest one that does, on the
+    # cards (lighter than the page in dark mode, so it reads on the page too).
+    primary = settings["primary"] if mode == "light" else nearest_passing(settings["primary"], _mix(background, text, 0.05), BODY_TEXT)
     hover = _shade(primary, -0.08 if mode == "light" else 0.08)
     secondary, accent = settings["secondary"], settings["accent"]
     font = FONTS[settings["font"]]
@@ -53,7 +83,8 @@ def variables(settings: dict, mode: str) -> dict[str, str]:
         "--pico-background-color": "var(--portal-background)", "--pico-color": "var(--portal-text)",
         "--pico-border-radius": "var(--portal-radius)", "--pico-font-family": "var(--portal-font)",
     }
-    return own | pico
+    # Light pages keep Pico's light surfaces; dark ones take the theme's (Pico's are grey, whatever the background).
+    return own | pico | (surfaces(settings, mode) if mode == "dark" else {})
 
 
 def _block(selector: str, values: dict[str, str], extra: str = "") -> str:
@@ -69,7 +100,7 @@ def build(settings: dict, custom_css: str = "", *, font_url: str | None = None, 
     light, dark = variables(settings, "light"), variables(settings, "dark")
     parts.append(_block(LIGHT_SCOPE, light, "  color-scheme: light;\n"))
     parts.append(_block(DARK_SCOPE, dark, "  color-scheme: dark;\n"))
-    parts.append("@media (prefers-color-scheme: dark) {\n" + _block(SYSTEM_DARK_SCOPE, dark) + "}\n")
+    parts.append("@media (prefers-color-scheme: dark) {\n" + _block(SYSTEM_DARK_SCOPE, dark, "  color-scheme: dark;\n") + "}\n")
     if custom_css:
         parts.append("/* custom CSS (sanitized) */\n" + custom_css + "\n")
     return "".join(parts)
@@ -79,12 +110,7 @@ def build_preview(settings: dict, *, font_url: str | None = None) -> str:
     """The same variables on the editor's preview panel only, so the editor page itself keeps its look."""
     parts = [f'@import url("{font_url}");\n' if font_url else ""]
     look = "  background: var(--pico-background-color);\n  color: var(--pico-color);\n  font-family: var(--pico-font-family);\n"
-    parts.append(_block(".theme-preview", variables(settings, "light"), look))
-    # The editor page itself is light: the dark panel also needs the surfaces Pico's dark scheme would give it.
-    background = settings["background_dark"]
-    surfaces = {"--pico-card-background-color": _shade(background, 0.04), "--pico-card-sectioning-background-color": _shade(background, 0.07),
-                "--pico-muted-border-color": _shade(background, 0.12), "--pico-table-border-color": _shade(background, 0.12),
-                "--pico-form-element-background-color": _shade(background, 0.05), "--pico-form-element-color": settings["text_dark"],
-                "--pico-muted-color": settings["text_dark"]}
-    parts.append(_block(".theme-preview.theme-preview-dark", variables(settings, "dark") | surfaces, look))
+    # The editor page may itself be light or dark: each panel sets every surface of its own scheme.
+    parts.append(_block(".theme-preview", variables(settings, "light") | surfaces(settings, "light"), look))
+    parts.append(_block(".theme-preview.theme-preview-dark", variables(settings, "dark"), look))
     return "".join(parts)

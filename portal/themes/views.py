@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import Response, flash, g, render_template, request, session, url_for
@@ -11,11 +12,11 @@ from portal.errors import ServiceError, ValidationFailed
 from portal.forms import apply_errors
 from portal.tenancy import branded_org, current_org, org_required
 from portal.themes import bp, contrast, service, settings
-from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, RevertForm, ThemeForm, VariantForm
+from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, PublishForm, RevertForm, ThemeForm, VariantForm
 from portal.themes.http import conditional_css
 from portal.themes.stylesheet import build_preview
-from portal.web import after_change, flash_error, render_page, wants_fragment
 from portal.themes.urls import css_path
+from portal.web import after_change, flash_error, render_page, wants_fragment
 
 SAFE_MODE = "theme_safe_mode"
 
@@ -54,7 +55,6 @@ def _page_theme():
     return None if theme.is_default else theme
 
 
-@bp.get("/o/<org_slug>/theme.css")
 def _theme_css_url(theme) -> str:
     """A member's pages link the org's private stylesheet; an anonymous visitor's branded page the public one."""
     if g.get("org") is not None:
@@ -62,6 +62,7 @@ def _theme_css_url(theme) -> str:
     return f"{css_path(branded_org.public_id)}?v={theme.version}"
 
 
+@bp.get("/o/<org_slug>/theme.css")
 @org_required()
 def stylesheet(org_slug: str):
     """The org's published stylesheet; pages link it as ?v=<version>, so that URL may be cached for a year."""
@@ -145,10 +146,35 @@ def _confirmed_action(action, message: str):
     return after_change(_editor_url())
 
 
+def _accepted_failures(failing: list[contrast.Check]) -> str:
+    """A short fingerprint of the failing pairs an admin agreed to publish: a draft changed since asks again."""
+    seen = ",".join(f"{c.name}={c.foreground}/{c.background}" for c in failing)
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
+
+
 @bp.post("/o/<org_slug>/settings/theme/publish")
 @org_required("org.settings")
 def publish(org_slug: str):
+    """Publish the draft; one with colour pairs below WCAG AA first shows them and asks for "Publish anyway"."""
+    form = PublishForm()
+    failing = contrast.failing(service.draft(current_org).settings) if form.validate_on_submit() else []
+    if failing and form.accepted.data != _accepted_failures(failing):
+        confirm = PublishForm(formdata=None, data={"accepted": _accepted_failures(failing)})
+        return render_page("themes/publish_check.html", "themes/_publish_check.html", org=current_org, failing=failing,
+                           ratio=contrast.ratio, labels=settings.COLOUR_LABELS, confirm=confirm, fix=ConfirmForm(formdata=None))
+    # No failing pair, or the admin accepted exactly these: publish (an expired form is refused there, as for reset).
     return _confirmed_action(lambda: service.publish(current_org, by=_me()), "Published: members see the new theme on their next page.")
+
+
+@bp.post("/o/<org_slug>/settings/theme/contrast-fix")
+@org_required("org.settings")
+def contrast_fix(org_slug: str):
+    """Put the nearest passing colour of every pair below AA into the draft (the publish check offers it)."""
+    suggestions = {c.foreground_field: c.suggestion for c in contrast.failing(service.draft(current_org).settings)}
+    if not suggestions:  # another admin fixed the draft meanwhile
+        return _confirmed_action(lambda: None, "Every colour pair of the draft passes WCAG AA already.")
+    return _confirmed_action(lambda: service.update_draft(current_org, suggestions, by=_me()),
+                             "The suggested colours are in the draft: check the preview, then publish.")
 
 
 @bp.post("/o/<org_slug>/settings/theme/reset")
