@@ -38,6 +38,8 @@ ACTIONS = (
     "theme.published",
     "theme.reverted",
     "theme.reset",
+    "theme.js_allowed",
+    "theme.js_disallowed",
 )
 
 

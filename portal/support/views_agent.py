@@ -51,6 +51,7 @@ def _queue_context(full: bool) -> dict:
                "ticket_url_prefix": url_for("support.agent_show", ticket_id="-").removesuffix("-")}
     if full:
         context.update(statuses=STATUSES, priorities=PRIORITIES, categories=CATEGORIES, sla_states=SLA_STATES, agents=service.agents(),
+                       orgs=service.org_choices(),  # the organization filter lists names; its value stays the slug old links carry
                        views=service.saved_views(pages.me()), available=service.is_available(pages.me()))
     return context
 

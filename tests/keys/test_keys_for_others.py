@@ -86,7 +86,7 @@ def test_an_admin_creates_a_key_for_a_member_on_the_page_and_only_the_admin_sees
     assert secret not in repr(event.data)
     login_as(admin)
     audit_page = client.get(f"/o/{org.slug}/audit").get_data(as_text=True)
-    assert "owner_email=alice@keys.test" in audit_page
+    assert f"{admin.display_name} created the API key \u201calice&#39;s laptop\u201d (read, write) for Alice Member" in audit_page
 
 
 def test_an_admins_own_key_is_the_default_and_needs_no_handing_over(client, login_as, org, admin, alice):

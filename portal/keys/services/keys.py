@@ -211,6 +211,11 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
     return key, secret
 
 
+def _plain(values: dict) -> dict:
+    """values with datetimes as ISO strings, for an audit event's JSON."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+
+
 def update_key(org: Organization, member: Membership, key_id: str, changes: dict, *, key_scopes: frozenset[str] | None = None) -> ApiKey:
     """Change name, scopes, expires_at (None: never) or rate_limit; only the keys given in changes."""
     key = get_key(org, member, key_id)
@@ -231,13 +236,14 @@ def update_key(org: Organization, member: Membership, key_id: str, changes: dict
     if errors:
         raise ValidationFailed(errors)
     changed = {k: v for k, v in values.items() if getattr(key, k) != v}
+    before = {k: getattr(key, k) for k in changed}  # the audit log says "from … to …"
     for name, value in changed.items():
         setattr(key, name, value)
     if "expires_at" in changed:
         key.expiry_notice_days = None  # a new expiry gets its own reminders
     if changed:
         audit.record("key.updated", org=org, actor=member.user, target=key.public_id,
-                     data={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items()})
+                     data={**_plain(changed), "before": _plain(before)})
     db.session.flush()
     return key
 

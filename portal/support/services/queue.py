@@ -74,6 +74,13 @@ def valid_cursor(raw: str, sort: str) -> bool:
     return sort in SORTS and _parse_cursor(raw, sort) is not None
 
 
+def org_choices() -> list[tuple[str, str]]:
+    """(slug, name) of every organization, by name: the queue's organization filter lists names, not slugs."""
+    query = unscoped(Organization, reason="platform support agents filter the queue by any organization")
+    return [(slug, name) for slug, name in db.session.execute(query.with_only_columns(Organization.slug, Organization.name)
+                                                               .order_by(Organization.name, Organization.slug))]
+
+
 def queue(filters: QueueFilters, me: User, *, per_page: int = 25) -> tuple[list[Ticket], str | None]:
     """One keyset page of the cross-organization queue and the cursor of the next page (None at the end)."""
     if filters.org:
