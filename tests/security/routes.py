@@ -33,6 +33,7 @@ NOT_ORG_SCOPED: dict[str, tuple[str, str]] = {
     "core.download": (PUBLIC, "a signed, expiring download token is the credential"),
     "accounts.signup": (PUBLIC, "creates a new account and org"),
     "accounts.login": (PUBLIC, "login form"),
+    "accounts.org_login": (PUBLIC, "an org's own login form: its name and published look, which the public theme API serves anyway"),
     "accounts.forgot_password": (PUBLIC, "same answer whether the account exists or not"),
     "accounts.reset_password": (PUBLIC, "a signed, single-use token is the credential"),
     "accounts.verify": (PUBLIC, "a signed token is the credential"),
@@ -105,6 +106,7 @@ def _make_workflow_a(world: World) -> tuple:
 # {URL argument: org A's value}. A route argument missing here fails the coverage test.
 ORG_A_VALUES: dict[str, Callable[[World], str]] = {
     "org_slug": lambda w: w.org_a.slug,
+    "slug": lambda w: w.org_a.slug,  # accounts.org_login: an org's public login page
     "membership_id": lambda w: w.membership_a.public_id,
     "invitation_id": lambda w: w.invitation_a.public_id,
     "notification_id": lambda w: w.notification_a.public_id,
