@@ -52,40 +52,40 @@ EVENTS: dict[str, Event] = {
         ),
         _e(
             "ticket.created", "A support ticket was filed", ("ticket_id", "subject", "priority", "requester_name"),
-            "[{{ ticket_id }}] New {{ priority }} ticket: {{ subject }}",
+            "New {{ priority }} ticket: {{ subject }}",
             "{{ requester_name }} filed a {{ priority }} ticket in {{ org_name }}: {{ subject }}",
-            "New {{ priority }} ticket {{ ticket_id }}: {{ subject }}",
+            "New {{ priority }} ticket: {{ subject }}",
         ),
         _e(
             "ticket.replied", "A ticket got a reply", ("ticket_id", "subject", "author_name", "excerpt"),
-            "[{{ ticket_id }}] New reply: {{ subject }}",
+            "New reply: {{ subject }}",
             "{{ author_name }} replied to \"{{ subject }}\":\n\n{{ excerpt }}",
-            "{{ author_name }} replied to {{ ticket_id }}",
+            "{{ author_name }} replied to \"{{ subject }}\"",
         ),
         _e(
             "ticket.assigned", "A ticket was assigned", ("ticket_id", "subject", "assignee_name"),
-            "[{{ ticket_id }}] Assigned to {{ assignee_name }}",
+            "Assigned to {{ assignee_name }}: {{ subject }}",
             "Ticket \"{{ subject }}\" is now assigned to {{ assignee_name }}.",
-            "{{ ticket_id }} assigned to {{ assignee_name }}",
+            "\"{{ subject }}\" assigned to {{ assignee_name }}",
         ),
         _e(
             "ticket.status_changed", "A ticket's status changed", ("ticket_id", "subject", "old_status", "new_status", "changed_by"),
-            "[{{ ticket_id }}] {{ new_status }}: {{ subject }}",
+            "{{ new_status }}: {{ subject }}",
             "{{ changed_by }} changed \"{{ subject }}\" from {{ old_status }} to {{ new_status }}.",
-            "{{ ticket_id }} is now {{ new_status }}",
+            "\"{{ subject }}\" is now {{ new_status }}",
         ),
         _e(
             "ticket.sla_warning", "A ticket is close to breaching its SLA", ("ticket_id", "subject", "target", "due_at"),
-            "[{{ ticket_id }}] SLA warning: {{ target }} due {{ due_at }}",
+            "SLA warning: {{ target }} due {{ due_at }} on \"{{ subject }}\"",
             "Ticket \"{{ subject }}\" reaches its {{ target }} target at {{ due_at }}.",
-            "SLA warning {{ ticket_id }}: {{ target }} due {{ due_at }}",
+            "SLA warning: {{ target }} due {{ due_at }} on \"{{ subject }}\"",
             channels=("in_app", "email", "sms"),
         ),
         _e(
             "ticket.sla_breached", "A ticket breached its SLA", ("ticket_id", "subject", "target"),
-            "[{{ ticket_id }}] SLA breached: {{ target }}",
+            "SLA breached: {{ target }} on \"{{ subject }}\"",
             "Ticket \"{{ subject }}\" missed its {{ target }} target.",
-            "SLA breached {{ ticket_id }}: {{ target }}",
+            "SLA breached: {{ target }} on \"{{ subject }}\"",
             channels=("in_app", "email", "sms"),
         ),
         _e(
@@ -137,6 +137,23 @@ EVENTS: dict[str, Event] = {
         ),
     ]
 }
+
+
+# The data field that names each event's object (its public id): the inbox links to it, and an action item
+# is resolved by it (portal.notifications.links builds the URL). Billing's events are about the org itself.
+OBJECT_KEYS = {
+    "member.invited": "invitation_id",
+    **{name: "ticket_id" for name in EVENTS if name.startswith("ticket.")},
+    **{name: "run_id" for name in EVENTS if name.startswith("workflow.")},
+    "key.expiring": "key_id",
+}
+
+
+def object_id(event_name: str, data: dict) -> str | None:
+    """The public id of the object a notification is about, when its event has one and data carries it."""
+    key = OBJECT_KEYS.get(event_name)
+    value = data.get(key) if key else None
+    return str(value) if value else None
 
 
 def get_event(name: str) -> Event:

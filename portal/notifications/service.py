@@ -11,10 +11,12 @@ from portal.notifications.services.fanout import Recipient, notify, send_to_memb
 from portal.notifications.services.inbox import (
     archive,
     inbox,
+    latest,
     mark_all_read,
     mark_read,
     notification_deliveries,
     own_notification,
+    resolve_for,
     staff_inbox,
     unread_count,
 )
@@ -34,9 +36,9 @@ from portal.notifications.services.unsubscribe import from_unsubscribe_token, un
 
 __all__ = [
     "Recipient", "archive", "confirm_phone", "deliveries", "find_profile", "from_unsubscribe_token", "inbox",
-    "mark_all_read", "mark_read", "notification_deliveries", "notify", "own_notification", "preference_matrix",
+    "latest", "mark_all_read", "mark_read", "notification_deliveries", "notify", "own_notification", "preference_matrix",
     "preview", "profile_for", "quiet_until", "reconcile", "record_sms_status", "remove_phone", "render_for",
-    "replace_preferences", "resend", "reset_template", "resolve", "save_preferences", "save_template", "send_to_members",
+    "replace_preferences", "resend", "reset_template", "resolve", "resolve_for", "save_preferences", "save_template", "send_to_members",
     "set_quiet_hours", "staff_inbox", "start_phone_verification", "template_for", "unread_count", "unsubscribe",
     "unsubscribe_token",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.errors import Forbidden, NotFound, ServiceError, ValidationFailed
@@ -21,6 +21,7 @@ from portal.notifications.forms import (
     ReadForm,
     TemplateForm,
 )
+from portal.notifications.links import link_for
 from portal.notifications.models import DELIVERY_STATUSES
 from portal.notifications.schemas import TwilioStatusReport
 from portal.notifications.templating import ALLOWED_FILTERS
@@ -63,8 +64,30 @@ def inbox(org_slug: str):
 @bp.get("/o/<org_slug>/notifications/badge")
 @org_required()
 def badge(org_slug: str):
-    """The unread count in the nav; the badge polls this fragment."""
-    return render_template("notifications/_badge.html", org=current_org, unread=service.unread_count(current_org, _me()))
+    """The bell's label with the unread count; the nav polls this fragment."""
+    return render_template("notifications/_bell_label.html", org=current_org, unread=service.unread_count(current_org, _me()))
+
+
+BELL_SIZE = 5
+
+
+@bp.get("/o/<org_slug>/notifications/bell")
+@org_required()
+def bell(org_slug: str):
+    """The bell's dropdown: the latest notifications, loaded when it opens."""
+    return _bell()
+
+
+def _bell():
+    return render_template("notifications/_bell.html", org=current_org, notes=service.latest(current_org, _me(), BELL_SIZE))
+
+
+@bp.get("/o/<org_slug>/notifications/<notification_id>/open")
+@org_required()
+def open_notification(org_slug: str, notification_id: str):
+    """Follow a notification: mark it read and go to what it is about (a plain link, so it works without JS)."""
+    note = service.mark_read(current_org, _me(), notification_id)
+    return redirect(link_for(note, current_org.slug), 303)
 
 
 @bp.post("/o/<org_slug>/notifications/<notification_id>/read")
@@ -95,6 +118,8 @@ def _after_change(note):
         filters = {k: v for k in ("state", "event") if (v := request.args.get(k))}
         return after_change(url_for("notifications.inbox", org_slug=current_org.slug, **filters))
     headers = {"HX-Trigger": "notifications-changed"}
+    if request.form.get("view") == "bell":  # the bell's own "Mark all read": its list again
+        return _bell(), 200, headers
     if request.endpoint == "notifications.mark_all_read":
         return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
     body = render_template("notifications/_item.html", org=current_org, n=note) if note is not None else ""

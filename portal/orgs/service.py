@@ -163,7 +163,8 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
     db.session.flush()  # the link carries the invitation's public id
     audit.record("member.invited", org=org, actor=by, target=email, data={"role": role})
     link = external_url("orgs.accept_invitation", token=invitation_token(invitation))
-    notifications.notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link})
+    notifications.notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link,
+                                                    "invitation_id": invitation.public_id})
     return invitation
 
 

@@ -29,7 +29,7 @@ def world(app) -> World:
     )
     db.session.add(invitation_a)
     db.session.flush()
-    notification_a = Notification(org_id=org_a.id, user_id=member_a.id, event="member.invited", title="Acme secret memo", in_inbox=True)
+    notification_a = Notification(org_id=org_a.id, user_id=admin_a.id, event="member.invited", title="Acme secret memo", in_inbox=True)  # admin_a's own: the control walk opens it
     db.session.add(notification_a)
     db.session.flush()
     delivery_a = Delivery(org_id=org_a.id, notification_id=notification_a.id, channel="email", to_address=member_a.email, status="failed")

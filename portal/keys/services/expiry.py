@@ -48,7 +48,7 @@ def notify_expiring(now: datetime | None = None) -> int:
         if not _claim(key, threshold):
             continue
         org = db.session.get(Organization, key.org_id)
-        data = {"key_name": key.name, "key_prefix": key.prefix, "expires_at": key.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        data = {"key_id": key.public_id, "key_name": key.name, "key_prefix": key.prefix, "expires_at": key.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
                 "days_left": max(1, math.ceil(left))}
         notify(org, [key.owner], "key.expiring", data)
         sent += 1

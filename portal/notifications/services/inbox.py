@@ -8,6 +8,7 @@ from portal.accounts.models import User
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import utcnow
+from portal.notifications.catalog import OBJECT_KEYS
 from portal.notifications.models import Delivery, Notification
 from portal.orgs.models import Organization
 from portal.pagination import Page, paginate
@@ -41,6 +42,12 @@ def staff_inbox(user: User, *, event_prefix: str = "", page: int = 1, per_page: 
     return paginate(query.order_by(Notification.created_at.desc(), Notification.id.desc()), page, per_page)
 
 
+def latest(org: Organization, user: User, limit: int = 5) -> list[Notification]:
+    """The user's newest unarchived notifications in org, read or not: the bell's preview."""
+    query = _mine(org, user).where(Notification.archived_at.is_(None))
+    return list(db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
 def unread_count(org: Organization, user: User) -> int:
     """Unread, unarchived in-app notifications: the number on the nav badge."""
     query = _mine(org, user).where(Notification.read_at.is_(None), Notification.archived_at.is_(None))
@@ -61,6 +68,18 @@ def mark_read(org: Organization, user: User, public_id: str, read: bool = True) 
     note.read_at = (note.read_at or utcnow()) if read else None
     db.session.flush()
     return note
+
+
+def resolve_for(org: Organization, event: str, object_id: str) -> int:
+    """Mark read, for every recipient, the org's unread `event` notifications about one object (an approval
+    request once the run is decided or cancelled: the action item is done, whoever did it); returns how many."""
+    key = OBJECT_KEYS[event]  # KeyError: an event about no object has nothing to resolve (the caller's mistake)
+    unread = scoped(Notification, org).where(
+        Notification.event == event, Notification.read_at.is_(None), Notification.data[key].as_string() == object_id
+    )
+    result = db.session.execute(update(Notification).where(unread.whereclause).values(read_at=utcnow()),
+                                execution_options={"synchronize_session": False})
+    return result.rowcount
 
 
 def mark_all_read(org: Organization, user: User) -> int:
