@@ -9,6 +9,7 @@ RUN_SERIES = (
     ("succeeded", "#2e7d32", "Succeeded"),
     ("failed", "#c62828", "Failed"),
     ("cancelled", "#757575", "Cancelled"),
+    ("rejected", "#8e24aa", "Rejected"),
     ("active", "#1565c0", "Queued, running or waiting"),
 )
 

@@ -27,7 +27,7 @@ def run_json(run) -> dict:
         job_id=run.public_id, workflow_id=run.workflow.public_id, version=run.version.number, status=run.status,
         priority=run.priority, input=run.input, output=run.output, error=run.error, current_node=run.current_node,
         llm_tokens=run.llm_tokens, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
-        duration_ms=run.duration_ms,
+        duration_ms=run.duration_ms, decision=service.decision_of(run),
         steps=[
             schemas.StepOut(node=s.node_id, type=s.node_type, status=s.status, attempt=s.attempt, started_at=s.started_at,
                             finished_at=s.finished_at, duration_ms=s.duration_ms, input=s.input, output=s.output, error=s.error)
@@ -103,13 +103,13 @@ def cancel_workflow_run(job_id: str):
     return jsonify(run_json(service.cancel(current_org, job_id)))
 
 
-@route(bp, "/workflows/<job_id>/approval", "POST", summary="Approve or reject a run waiting for approval", tag="workflows",
-       body=schemas.ApprovalIn, response=schemas.RunOut, errors=(401, 403, 404, 409))
+@route(bp, "/workflows/<job_id>/approval", "POST", summary="Approve or reject a run waiting for approval (a reason is required to reject; 403 for who may not decide)",
+       tag="workflows", body=schemas.ApprovalIn, response=schemas.RunOut, errors=(401, 403, 404, 409, 422))
 @org_required("workflows.run")
 def approve_workflow_run(job_id: str):
     service.get_run(current_org, job_id)
     body = parse_body(schemas.ApprovalIn)
-    return jsonify(run_json(service.decide(current_org, job_id, body.approved, current_user)))
+    return jsonify(run_json(service.decide(current_org, job_id, body.approved, current_user, reason=body.reason)))
 
 
 @route(bp, "/metrics", "GET", summary="Runs by status, p50/p95 duration, queue depths, live workers, failure rate", tag="workflows",

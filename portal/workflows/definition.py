@@ -12,6 +12,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 START, END = "START", "END"
 NODE_TYPES = ("transform", "llm", "http", "condition", "approval", "notify")
+# Who may decide on an approval node (its config's `approvers`); the first is the default.
+APPROVERS = {
+    "anyone_but_requester": "any member but the person who started the run",
+    "admins": "the organization's admins only",
+    "anyone": "any member, the run's starter included",
+}
+DEFAULT_APPROVERS = "anyone_but_requester"
 
 # Templates see `input` and `state`; the sandbox forbids attribute tricks, StrictUndefined names missing keys.
 env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -63,7 +70,8 @@ CONFIG_SCHEMAS: dict[str, dict] = {
     },
     "approval": {
         "type": "object",
-        "properties": {"message": {"type": "string"}},
+        # approvers: checked by validate(), which names the choices in words
+        "properties": {"message": {"type": "string"}, "approvers": {}},
         "additionalProperties": False,
     },
     "notify": {
@@ -167,6 +175,9 @@ def validate(definition: Any) -> dict[str, str]:
                 template(source)
             except TemplateSyntaxError as exc:
                 problems[f"nodes.{i}.config.{path}"] = f"Bad template (line {exc.lineno}): {exc.message}"
+        if ntype == "approval" and "approvers" in config and not (isinstance(config["approvers"], str) and config["approvers"] in APPROVERS):
+            choices = "; ".join(f'"{k}" ({v})' for k, v in APPROVERS.items())
+            problems[f"nodes.{i}.config.approvers"] = f"Who may approve must be one of: {choices}."
         if ntype == "condition" and isinstance(config.get("expression"), str):
             try:
                 expression(config["expression"])
@@ -269,7 +280,7 @@ STARTERS: dict[str, dict] = {
     "approval": {
         "name": "Expense approval",
         "description": "Drafts an expense, waits for a member's approval, then records the decision.",
-        "input_schema": {"type": "object", "properties": {"amount": {"type": "number", "title": "Amount"}, "reason": {"type": "string", "title": "Reason"}}, "required": ["amount"]},
+        "input_schema": {"type": "object", "properties": {"amount": {"type": "number", "title": "Amount", "minimum": 0}, "reason": {"type": "string", "title": "Reason"}}, "required": ["amount"]},
         "nodes": [
             {"id": "draft", "type": "transform", "config": {"set": {"summary": "{{ input.amount }} for {{ input.reason | default('no reason') }}"}}},
             {"id": "approve", "type": "approval", "config": {"message": "Approve {{ state.summary }}?"}},

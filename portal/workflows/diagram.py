@@ -13,8 +13,13 @@ COLORS = {  # fill, stroke by node state on a run page
     "succeeded": ("#d3f9d8", "#2b8a3e"),
     "failed": ("#ffe3e3", "#c92a2a"),
     "waiting": ("#e7f5ff", "#1971c2"),
+    "rejected": ("#ffe3e3", "#c92a2a"),
+    "not_run": ("#f8f9fa", "#adb5bd"),
     "end": ("#e9ecef", "#495057"),
 }
+# What a state means, in words: each box's tooltip and accessible name.
+STATE_WORDS = {"idle": "", "current": "current", "succeeded": "succeeded", "failed": "failed", "waiting": "waiting for approval",
+               "rejected": "rejected", "not_run": "not run", "end": ""}
 
 
 @dataclass
@@ -26,6 +31,12 @@ class Box:
     fill: str
     stroke: str
     current: bool
+    state: str = "idle"
+
+    @property
+    def words(self) -> str:
+        """The node's state in words ("rejected", "not run"); empty for a node with no state."""
+        return STATE_WORDS.get(self.state, self.state)
 
 
 @dataclass
@@ -72,7 +83,7 @@ def layout(definition: dict, states: dict[str, str] | None = None, current: str 
             label = f"{nid} · {node['type']}" if node else nid
             state = "end" if nid in ("START", "END") else ("current" if nid == current else states.get(nid, "idle"))
             fill, stroke = COLORS.get(state, COLORS["idle"])
-            boxes[nid] = Box(nid, label[:24], x0 + i * (W + GAP_X), GAP_Y // 2 + d * (H + GAP_Y), fill, stroke, nid == current)
+            boxes[nid] = Box(nid, label[:24], x0 + i * (W + GAP_X), GAP_Y // 2 + d * (H + GAP_Y), fill, stroke, nid == current, state)
     lines = []
     for e in edges:
         a, b = boxes.get(e["from"]), boxes.get(e["to"])
@@ -83,8 +94,12 @@ def layout(definition: dict, states: dict[str, str] | None = None, current: str 
 
 
 def node_states(run) -> dict[str, str]:
-    """Each node's latest step status in a run."""
+    """Each node's latest step status in a run; once the run is over, "not_run" for the nodes it never reached."""
     states: dict[str, str] = {}
     for step in run.steps:
         states[step.node_id] = step.status
+    if run.is_final:
+        for node in run.version.definition.get("nodes") or []:
+            if isinstance(node, dict) and node.get("id") not in states:
+                states[node.get("id")] = "not_run"
     return states

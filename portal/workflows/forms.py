@@ -52,9 +52,20 @@ def input_fields(definition: dict) -> list[dict] | None:
         return None
     required = set(schema.get("required") or [])
     return [
-        {"name": k, "label": (p or {}).get("title") or k, "type": (p or {}).get("type", "string"), "required": k in required}
+        {"name": k, "label": (p or {}).get("title") or k, "type": (p or {}).get("type", "string"), "required": k in required,
+         "minimum": (p or {}).get("minimum"), "maximum": (p or {}).get("maximum")}
         for k, p in props.items()
     ]
+
+
+def number_problem(f: dict, value: float) -> str | None:
+    """Why a number field's value is outside its schema's minimum or maximum, in words; None when it fits."""
+    low, high = f.get("minimum"), f.get("maximum")
+    if isinstance(low, (int, float)) and value < low:
+        return f"{f['label']} must be {low:g} or more." if high is None else f"{f['label']} must be between {low:g} and {high:g}."
+    if isinstance(high, (int, float)) and value > high:
+        return f"{f['label']} must be {high:g} or less." if low is None else f"{f['label']} must be between {low:g} and {high:g}."
+    return None
 
 
 class NewWorkflowForm(FlaskForm):
@@ -101,6 +112,7 @@ class RunForm(FlaskForm):
                            for f in fields], prefix="input.")
         inputs.process(request.form)
         data: dict = {}
+        problems: dict[str, str] = {}
         for f in fields:
             value = inputs[f["name"]].data
             if f["type"] == "boolean":
@@ -108,17 +120,26 @@ class RunForm(FlaskForm):
             elif not value:
                 continue  # left empty: the schema says whether it was required
             elif f["type"] in ("integer", "number"):
-                try:
-                    data[f["name"]] = int(value) if f["type"] == "integer" else float(value)
+                try:  # a whole number stays one ("120", not "120.0", in what the run's templates write)
+                    data[f["name"]] = int(value) if f["type"] == "integer" or value.strip().lstrip("+-").isdigit() else float(value)
                 except ValueError:
                     data[f["name"]] = value  # the schema check names the field
+                    continue
+                problem = number_problem(f, data[f["name"]])
+                if problem:
+                    problems[f"input.{f['name']}"] = problem
             else:
                 data[f["name"]] = value
+        if problems:  # in words, at the field (the service's schema check would say it in JSON Schema's words)
+            raise ValidationFailed(problems, "The input does not fit the workflow's input schema.")
         return data
 
 
 class ApprovalForm(FlaskForm):
+    """Approve or reject (the button pressed), with a reason: required to reject, a note to an approval."""
+
     approved = BooleanField(false_values=CHECKED_VALUES_FALSE)
+    reason = TextAreaField("Reason")
 
 
 class LLMSettingsForm(FlaskForm):

@@ -15,9 +15,10 @@ from portal.accounts.models import User
 from portal.extensions import db
 from portal.models import OrgScopedMixin, PublicIdMixin, TimestampMixin, UTCDateTime, utcnow
 
-RUN_STATUSES = ("queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled")
+# "rejected": an approver said no; the run ends at its approval node (the nodes after it never run).
+RUN_STATUSES = ("queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled", "rejected")
 ACTIVE_STATUSES = ("queued", "running", "waiting_for_approval")
-FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+FINAL_STATUSES = ("succeeded", "failed", "cancelled", "rejected")
 PRIORITIES = ("high", "default", "low")
 
 
@@ -95,7 +96,7 @@ class WorkflowStep(db.Model):
     run_id: Mapped[int] = mapped_column(ForeignKey("workflow_run.id", ondelete="CASCADE"), index=True, nullable=False)
     node_id: Mapped[str] = mapped_column(String(100), nullable=False)
     node_type: Mapped[str] = mapped_column(String(20), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")  # running, succeeded, failed, interrupted
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")  # running, succeeded, failed, waiting, rejected
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -64,7 +64,7 @@ class RunOut(BaseModel):
     job_id: str
     workflow_id: str
     version: int
-    status: Literal["queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled"]
+    status: Literal["queued", "running", "waiting_for_approval", "succeeded", "failed", "cancelled", "rejected"]
     priority: str
     input: dict[str, Any]
     output: dict[str, Any] | None
@@ -75,12 +75,21 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    decision: DecisionOut | None = None
     steps: list[StepOut]
 
 
 class ApprovalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approved: bool
+    reason: str = Field("", max_length=2000, description="Why: required to reject, an optional note to an approval")
+
+
+class DecisionOut(BaseModel):
+    approved: bool
+    by: str | None
+    at: str
+    reason: str = ""
 
 
 class MetricsOut(BaseModel):

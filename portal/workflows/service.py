@@ -13,6 +13,7 @@ from portal.workflows.services.activity import (
     runs_per_day,
     waiting_for_approval,
 )
+from portal.workflows.services.approvals import approval_request, decision_of
 from portal.workflows.services.definitions import (
     create_from_starter,
     create_workflow,
@@ -36,7 +37,7 @@ from portal.workflows.services.settings import (
 )
 
 __all__ = [
-    "RUN_OUTCOMES", "WorkflowRun", "find_runs", "find_workflows", "recent_runs_of", "runs_per_day", "waiting_for_approval",
+    "RUN_OUTCOMES", "WorkflowRun", "approval_request", "decision_of", "find_runs", "find_workflows", "recent_runs_of", "runs_per_day", "waiting_for_approval",
     "allow_host", "allowed_hosts", "cancel", "create_from_starter", "create_workflow", "decide", "delete_workflow", "disallow_host",
     "edit_definition", "get_run", "get_workflow", "latest", "list_allowed_hosts", "list_runs", "list_workflows",
     "llm_settings", "metrics", "new_version", "prometheus_text", "prune", "reap", "retry", "run_again",

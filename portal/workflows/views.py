@@ -9,21 +9,25 @@ import json
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound, ServiceError, ValidationFailed
 from portal.forms import apply_errors
 from portal.tenancy import current_org, org_required, platform_required
+from portal.themes.optout import no_custom_code
+from portal.uow import refused
 from portal.web import after_change, flash_error, render_page, wants_fragment
 from portal.workflows import bp, forms, service
 from portal.workflows.definition import NODE_TYPES, STARTERS, validate
 from portal.workflows.diagram import layout, node_states
 
 
-def _editor_context(wf, errors: dict | None = None) -> dict:
+def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = None) -> dict:
     version = service.latest(wf)
     definition = version.definition
     return {
         "org": current_org, "wf": wf, "version": version, "definition": definition, "problems": validate(definition),
         "diagram": layout(definition), "node_types": NODE_TYPES, "errors": errors or {},
+        # a refused run form: its field messages, and what was typed (kept in the fields)
+        "run_errors": run_errors or {}, "run_values": request.form if run_errors else {},
         "definition_json": json.dumps(definition, indent=2), "input_fields": forms.input_fields(definition),
         "node_configs": {n.get("id"): json.dumps(n.get("config") or {}) for n in definition.get("nodes") or [] if isinstance(n, dict)},
         "runs": service.list_runs(current_org, wf, limit=10),
@@ -125,16 +129,21 @@ def start(org_slug: str, workflow_id: str):
         forms.parsed(form)
         data = form.input_for(service.latest(wf).definition)
         run = service.start_run(current_org, workflow_id, data, form.priority.data, current_user)
+    except ValidationFailed as exc:  # shown at the fields, with what was typed
+        refused(exc)
+        return render_page("workflows/show.html", **_editor_context(wf, run_errors=exc.fields or {"input": exc.message})), 422
     except ServiceError as exc:
         flash_error(exc)
         return redirect(url_for("workflows.show", org_slug=org_slug, workflow_id=workflow_id), 303)
     return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), 303)
 
 
-def _run_context(run) -> dict:
+def _run_context(run, errors: dict | None = None, refusal: str | None = None) -> dict:
     definition = run.version.definition
     current = run.current_node if run.status in ("running", "waiting_for_approval") else None
-    return {"org": current_org, "run": run, "wf": run.workflow, "diagram": layout(definition, node_states(run), current)}
+    return {"org": current_org, "run": run, "wf": run.workflow, "diagram": layout(definition, node_states(run), current),
+            "approval": service.approval_request(current_org, run, current_user), "decision": service.decision_of(run),
+            "errors": errors or {}, "refusal": refusal, "reason": request.form.get("reason", "") if errors else ""}
 
 
 @bp.get("/o/<org_slug>/runs/<run_id>")
@@ -144,12 +153,21 @@ def run(org_slug: str, run_id: str):
 
 
 def _act(org_slug: str, run_id: str, action):
-    """Cancel, approve or retry a run, then show it (the live fragment for htmx); a refusal is flashed."""
+    """Cancel, decide or retry a run, then show it (the live fragment for htmx). A refusal is said on the fragment
+    (htmx) or flashed (a browser); a decision whose fields don't fit (a rejection without a reason) is a 422 with
+    the message at the field."""
     try:
         run = action()
-    except ServiceError as exc:
-        flash_error(exc)
+    except ValidationFailed as exc:
+        refused(exc)
         run = service.get_run(current_org, run_id)
+        return render_page("workflows/run.html", "workflows/_run.html", **_run_context(run, errors=exc.fields)), 422
+    except ServiceError as exc:
+        if not wants_fragment():
+            flash_error(exc)
+            return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run_id), 303)
+        refused(exc)
+        return render_template("workflows/_run.html", **_run_context(service.get_run(current_org, run_id), refusal=exc.message))
     return after_change(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), "workflows/_run.html", **_run_context(run))
 
 
@@ -163,7 +181,12 @@ def cancel(org_slug: str, run_id: str):
 @org_required("workflows.run")
 def approval(org_slug: str, run_id: str):
     form = forms.ApprovalForm()
-    return _act(org_slug, run_id, lambda: service.decide(current_org, run_id, forms.parsed(form).approved.data, current_user))
+
+    def decide():
+        forms.parsed(form)
+        return service.decide(current_org, run_id, form.approved.data, current_user, reason=form.reason.data or "")
+
+    return _act(org_slug, run_id, decide)
 
 
 @bp.post("/o/<org_slug>/runs/<run_id>/retry")
@@ -184,6 +207,7 @@ def again(org_slug: str, run_id: str):
 
 
 @bp.route("/o/<org_slug>/workflows/llm-settings", methods=["GET", "POST"])
+@no_custom_code  # the provider's API key field
 @org_required("workflows.edit")
 def llm_settings(org_slug: str):
     settings = service.llm_settings(current_org)

@@ -12,7 +12,7 @@ from portal.errors import QuotaExceeded
 from portal.extensions import db
 from portal.workflows import service as workflows
 from portal.workflows.models import ACTIVE_STATUSES, WorkflowRun
-from tests.factories import on_plan
+from tests.factories import member, on_plan
 from tests.workflows.conftest import wait_for_status
 
 from .conftest import at_once, org_by_id
@@ -59,8 +59,10 @@ def test_a_run_that_ends_gives_its_place_back(app, client, login_as, org, admin,
     login_as(admin)
     first = _waiting(client, org, wf_id)
     assert _execute(client, org, wf_id).status_code == 402
+    login_as(member(org, "user"))  # someone else approves: a run's starter may not
     assert client.post(f"/api/v1/workflows/{first}/approval?org={org.slug}", json={"approved": True}).status_code == 200
     assert wait_for_status(first, ("succeeded",)).status == "succeeded"
+    login_as(admin)
     second = _execute(client, org, wf_id)
     assert second.status_code == 202, second.get_json()
     # A cancelled run gives its place back too.

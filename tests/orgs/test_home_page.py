@@ -98,7 +98,7 @@ def test_the_runs_chart_counts_runs_per_day_by_outcome(client, login_as, app):
     days = workflows.runs_per_day(org, 14)
     assert len(days) == 14
     today, two_ago = days[-1], days[-3]
-    assert today["outcomes"] == {"succeeded": 2, "failed": 1, "cancelled": 0, "active": 0} and today["total"] == 3
+    assert today["outcomes"] == {"succeeded": 2, "failed": 1, "cancelled": 0, "rejected": 0, "active": 0} and today["total"] == 3
     assert two_ago["outcomes"]["succeeded"] == 1 and two_ago["outcomes"]["active"] == 1
     assert sum(d["total"] for d in days) == 5  # the run 20 days ago is outside the chart
     login_as(user)

@@ -168,13 +168,13 @@ def test_approval_pauses_then_resumes_with_the_decision(app, client, login_as, o
     note = db.session.scalar(select(Notification).filter_by(event="workflow.needs_approval"))
     assert note is not None and note.user_id == user.id
     login_as(admin)
-    resp = client.post(f"/api/v1/workflows/{job_id}/approval?org={org.slug}", json={"approved": False})
+    resp = client.post(f"/api/v1/workflows/{job_id}/approval?org={org.slug}", json={"approved": True, "reason": "fine"})
     assert resp.status_code == 200
     wait_for_jobs()
     out = _status(client, org, job_id)
     assert out["status"] == "succeeded"
-    assert out["output"]["approve"]["approved"] is False and out["output"]["approve"]["by"] == admin.email
-    assert out["output"]["outcome"] == "refused"
+    assert out["output"]["approve"]["approved"] is True and out["output"]["approve"]["by"] == admin.email
+    assert out["output"]["outcome"] == "paid" and out["decision"]["reason"] == "fine"
     assert [s["node"] for s in out["steps"]].count("draft") == 1  # resumed, not restarted
     assert client.post(f"/api/v1/workflows/{job_id}/approval?org={org.slug}", json={"approved": True}).status_code == 409
 

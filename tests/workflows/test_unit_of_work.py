@@ -51,20 +51,20 @@ def test_a_refused_start_creates_and_enqueues_nothing(app, client, login_as, org
     wf = service.create_from_starter(org, "greeting", admin)  # its input schema requires a name
     login_as(admin)
     page = client.post(f"/o/{org.slug}/workflows/{wf.public_id}/runs", data={"priority": "low"})
-    assert page.status_code == 303
-    assert "is a required property" in client.get(page.headers["Location"]).get_data(as_text=True)  # the refusal is flashed
+    assert page.status_code == 422  # the run form again, the refusal on it
+    assert "is a required property" in page.get_data(as_text=True)
     api = client.post(f"/api/v1/workflows/execute?org={org.slug}", json={"workflow_id": wf.public_id, "input": {}})
     assert api.status_code == 422 and "is a required property" in api.get_json()["error"]["fields"]["input"]
     assert enqueued == [] and _runs() == 0
 
 
-def test_approval_and_retry_enqueue_the_run_after_their_commit(app, client, login_as, org, admin, enqueued):
+def test_approval_and_retry_enqueue_the_run_after_their_commit(app, client, login_as, org, admin, user, enqueued):
     wf = service.create_from_starter(org, "approval", admin)
     run = service.start_run(org, wf.public_id, {"amount": 1}, "high", admin)
     service.transition(run.id, ("queued",), status="waiting_for_approval")
     db.session.commit()
     enqueued.clear()
-    login_as(admin)
+    login_as(user)  # not the run's starter: someone else approves
     assert client.post(f"/o/{org.slug}/runs/{run.public_id}/approval", data={"approved": "1"}, headers=HX).status_code == 200
     assert enqueued == [(run_workflow, (run.id,), {"queue": "high"})]
     refused = client.post(f"/o/{org.slug}/runs/{run.public_id}/retry", headers=HX)  # not failed: a 409 refusal, shown

@@ -17,7 +17,7 @@ from portal.tenancy import scoped
 from portal.workflows.models import Workflow, WorkflowRun
 
 # How the home page's chart groups run statuses: each finished outcome, and everything still going as "active".
-RUN_OUTCOMES = ("succeeded", "failed", "cancelled", "active")
+RUN_OUTCOMES = ("succeeded", "failed", "cancelled", "rejected", "active")
 
 
 def waiting_for_approval(org: Organization, limit: int = 5) -> list[WorkflowRun]:

@@ -9,18 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from portal.billing import service as billing
 from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
 from portal.infra.jobs import enqueue
 from portal.models import utcnow
+from portal.notifications import service as notifications
 from portal.orgs.models import Organization
 from portal.tenancy import get_scoped_or_404, scoped
 from portal.uow import after_commit
 from portal.workflows.definition import validate, validate_input
 from portal.workflows.executor import run_workflow
 from portal.workflows.models import ACTIVE_STATUSES, PRIORITIES, Workflow, WorkflowRun, WorkflowUsageEvent, WorkflowVersion
+from portal.workflows.services import approvals
 from portal.workflows.services.definitions import get_workflow, with_latest
 
 
@@ -98,7 +101,10 @@ def version_problems(version: WorkflowVersion) -> dict:
 
 def list_runs(org: Organization, wf: Workflow | None = None, limit: int = 50) -> list[WorkflowRun]:
     """The org's latest runs (of one workflow when given), newest first."""
-    query = scoped(WorkflowRun, org).order_by(WorkflowRun.id.desc()).limit(limit)
+    # The list shows each run's workflow name and version number: both in the same query, not one query per row
+    # (and not the versions' definitions, which the list never reads).
+    query = (scoped(WorkflowRun, org).order_by(WorkflowRun.id.desc()).limit(limit)
+             .options(joinedload(WorkflowRun.workflow), joinedload(WorkflowRun.version).load_only(WorkflowVersion.number)))
     if wf is not None:
         query = query.where(WorkflowRun.workflow_id == wf.id)
     return list(db.session.scalars(query))
@@ -137,18 +143,39 @@ def cancel(org: Organization, public_id: str) -> WorkflowRun:
         raise Conflict(f"The run has already {run.status}.", code="run_finished")
     db.session.refresh(run)
     record_usage(run)
+    notifications.resolve_for(org, "workflow.needs_approval", run.public_id)  # nothing is left to approve
     return run
 
 
-def decide(org: Organization, public_id: str, approved: bool, by=None) -> WorkflowRun:
-    """Approve or reject a run waiting for approval; the decision is written to the state and the run resumes."""
+def _not_waiting(run: WorkflowRun) -> Conflict:
+    return Conflict(f"The run is {run.status.replace('_', ' ')}, not waiting for approval.", code="not_waiting")
+
+
+def decide(org: Organization, public_id: str, approved: bool, by=None, reason: str = "") -> WorkflowRun:
+    """Approve or reject a run waiting for approval, as its approval node's `approvers` allow.
+
+    An approval writes the decision to the state and the run resumes; a rejection (which needs a reason) ends the
+    run as "rejected" at its approval node: the nodes after it never run.
+    """
     run = get_run(org, public_id)
-    decision = {"approved": bool(approved), "by": getattr(by, "email", None), "at": utcnow().isoformat()}
-    if not transition(run.id, ("waiting_for_approval",), status="queued", decision=decision, enqueued_at=utcnow()):
-        db.session.refresh(run)
-        raise Conflict(f"The run is {run.status.replace('_', ' ')}, not waiting for approval.", code="not_waiting")
+    if run.status != "waiting_for_approval":
+        raise _not_waiting(run)
+    reason = approvals.check_decision(org, run, approved, reason, by)  # validated before the first write
+    now, node_id = utcnow(), run.current_node
+    decision = {"approved": bool(approved), "by": getattr(by, "email", None), "at": now.isoformat(), "reason": reason}
+    if approved:
+        moved = transition(run.id, ("waiting_for_approval",), status="queued", decision=decision, enqueued_at=now)
+    else:
+        moved = transition(run.id, ("waiting_for_approval",), status="rejected", decision=decision, finished_at=now, current_node=None)
     db.session.refresh(run)
-    enqueue_after_commit(run.id, run.priority)
+    if not moved:
+        raise _not_waiting(run)
+    if approved:
+        enqueue_after_commit(run.id, run.priority)
+    else:
+        approvals.mark_rejected(run.id, node_id, decision, now)
+        record_usage(run)
+    notifications.resolve_for(org, "workflow.needs_approval", run.public_id)  # the approval request is answered, for everyone
     return run
 
 
