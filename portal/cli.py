@@ -92,6 +92,12 @@ def register(app: Flask) -> None:
     @click.option("--queues", default="high,default,low", show_default=True)
     @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
     def worker(queues: str, burst: bool):
-        """Run an RQ worker with its scheduler (needs REDIS_URL)."""
+        """Run an RQ worker with its scheduler of periodic jobs (needs REDIS_URL)."""
         app = current_app._get_current_object()
-        run_worker(app, queues.split(","), burst=burst, scheduler=Scheduler(app, enqueue))
+        scheduler = Scheduler(app, enqueue)
+        try:
+            run_worker(app, queues.split(","), burst=burst, scheduler=scheduler)
+        finally:
+            # A warm shutdown (SIGTERM) lets the reconciler or flush this worker is running finish, as RQ
+            # lets its current job finish; the slot it claimed ahead then passes to another worker.
+            scheduler.stop(timeout=20)

@@ -287,4 +287,11 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False, scheduler: An
     worker = SimpleWorker([rq_runner.queues[q] for q in queues], connection=rq_runner.redis)
     if scheduler is not None and not burst:
         scheduler.start()  # periodic jobs; a claim per period keeps several workers from doubling them
+        warm_stop = worker.request_stop
+
+        def request_stop(signum, frame):  # a worker asked to stop starts no more periodic runs either
+            scheduler.stop()
+            warm_stop(signum, frame)
+
+        worker.request_stop = request_stop  # RQ installs its SIGTERM/SIGINT handler from this attribute
     worker.work(burst=burst, with_scheduler=True)

@@ -1,9 +1,18 @@
-"""Periodic jobs (reconcilers, usage flushes, reminders): registered per app, run through the job runner.
+"""Periodic jobs (reconcilers, usage flushes, reminders): registered per app, run by a scheduler thread.
 
-Domains call `every(app, seconds, fn)` from their init_app. A scheduler thread enqueues each job when
-it is due: inside the web process for the in-process runner, inside `flask worker` for RQ. With several
-workers, the runner's claim on each job and period makes sure only one of them enqueues it.
-The scheduler is handed the `enqueue` function, so this module imports no other port.
+Domains call `every(app, seconds, fn)` from their init_app. A scheduler thread runs in the web process for
+the in-process runner and in every `flask worker` for RQ. Time is cut into slots of `seconds` (slot k is
+[k * seconds, (k + 1) * seconds)); each job runs at most once per slot in the whole fleet, by whichever
+scheduler claims the slot first (the runner's claim: a Redis key with a TTL).
+
+* Short jobs (every INLINE_UP_TO seconds or more often: the dispatch and reaper reconcilers, the usage
+  flush, the SLA check) run on a thread of the scheduler itself, not through a queue: a full default queue
+  or a worker busy with a long run cannot starve them. A job still running when its next slot starts is
+  not started again (no copies pile up), and its scheduler claims the following slot as soon as it
+  starts one, so no other process starts a second copy meanwhile either. This makes the scheduler that
+  runs a job its owner for as long as it lives; when it dies, the slot it held ahead expires and another
+  scheduler runs the job within two intervals (plus its one-second tick): 10 s for the 5 s dispatch.
+* Longer jobs (hourly prunes and reminders) are enqueued on the "low" queue, once per slot.
 """
 
 from __future__ import annotations
@@ -15,7 +24,12 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from portal.infra.jobs import execute, job_path
+
 log = logging.getLogger(__name__)
+
+INLINE_UP_TO = 60  # seconds: jobs at this interval or shorter run on the scheduler's own threads
+TICK = 1.0
 
 
 def every(app: Flask, seconds: int, fn: Callable) -> None:
@@ -29,45 +43,102 @@ def schedule(app: Flask) -> dict[Callable, int]:
 
 
 class Scheduler:
-    """Enqueues the app's periodic jobs when due; `tick()` is one pass, the thread calls it each second."""
+    """Runs or enqueues the periodic jobs when due; `tick()` is one pass, the thread calls it each second.
 
-    def __init__(self, app: Flask, enqueue: Callable[..., str]):
+    `jobs` (fn -> seconds) defaults to the app's schedule."""
+
+    def __init__(self, app: Flask, enqueue: Callable[..., str], jobs: dict[Callable, int] | None = None):
         self.app = app
         self._enqueue = enqueue
-        self._last: dict[Callable, float] = {}
+        self._jobs = jobs
+        self._slot: dict[Callable, int] = {}  # the last slot each job was considered in
+        self._held: dict[Callable, int] = {}  # a slot claimed ahead while this process runs the job
+        self._running: dict[Callable, threading.Thread] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _claim(self, fn: Callable, seconds: int, now: float) -> bool:
-        slot = int(now // seconds)
-        name = f"periodic:{fn.__module__}.{fn.__qualname__}:{slot}"
+    def _claim(self, fn: Callable, seconds: int, slot: int) -> bool:
+        name = f"periodic:{job_path(fn)}:{slot}"
         return self.app.extensions["jobs"].claim(name, max(seconds * 2, 10))
 
+    def running(self, fn: Callable) -> bool:
+        """True while this scheduler's run of fn has not finished."""
+        with self._lock:
+            thread = self._running.get(fn)
+        return thread is not None and thread.is_alive()
+
     def tick(self, now: float | None = None) -> list[Callable]:
-        """Enqueue every job whose interval has passed; returns the functions enqueued."""
+        """Start or enqueue every job whose slot has begun and that this scheduler claimed; returns them."""
         now = time.time() if now is None else now
         started = []
-        for fn, seconds in schedule(self.app).items():
-            if now - self._last.get(fn, 0) < seconds:
-                continue
-            self._last[fn] = now
+        jobs = schedule(self.app) if self._jobs is None else self._jobs
+        for fn, seconds in jobs.items():
+            slot = int(now // seconds)
+            inline = seconds <= INLINE_UP_TO
             try:
                 with self.app.app_context():
-                    if self._claim(fn, seconds, now):
+                    if inline and self.running(fn):
+                        if self._slot.get(fn) != slot:  # once per slot, not on every tick
+                            self._slot[fn] = slot
+                            log.warning("periodic job %s still running: slot skipped", fn.__qualname__)
+                            self._hold(fn, seconds, slot + 1)  # and no other process starts a second copy
+                        continue
+                    if self._slot.get(fn) == slot:
+                        continue
+                    self._slot[fn] = slot
+                    if not (self._held.get(fn) == slot or self._claim(fn, seconds, slot)):
+                        continue  # another scheduler runs this slot
+                    if inline:
+                        self._start(fn)
+                        started.append(fn)
+                        self._hold(fn, seconds, slot + 1)
+                    else:
                         self._enqueue(fn, queue="low")
                         started.append(fn)
-            except Exception:  # noqa: BLE001 - Redis down: try again next period
-                log.exception("could not enqueue periodic job %s", fn.__qualname__)
+            except Exception:  # noqa: BLE001 - Redis down: try again next slot
+                log.exception("could not start periodic job %s", fn.__qualname__)
         return started
 
+    def _hold(self, fn: Callable, seconds: int, slot: int) -> None:
+        """Claim `slot` ahead for this process (once), so that it stays the one running fn."""
+        if self._held.get(fn) != slot and self._claim(fn, seconds, slot):
+            self._held[fn] = slot
+
+    def _start(self, fn: Callable) -> None:
+        thread = threading.Thread(target=self._run, args=(fn,), name=f"periodic:{fn.__qualname__}", daemon=True)
+        with self._lock:
+            self._running[fn] = thread
+        thread.start()
+
+    def _run(self, fn: Callable) -> None:
+        try:
+            with self.app.app_context():
+                execute(job_path(fn))
+        except Exception:  # noqa: BLE001 - a failed run is logged; the next slot runs it again
+            log.exception("periodic job %s failed", fn.__qualname__)
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until the runs this scheduler started have finished; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._running.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
     def start(self) -> None:
+        """Start the scheduler thread (once)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="periodic", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 0.0) -> None:
+        """Stop scheduling, and wait up to `timeout` seconds for the runs in progress."""
         self._stop.set()
+        if timeout:
+            self.wait(timeout)
 
     def _loop(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(TICK):
             self.tick()

@@ -16,17 +16,21 @@ limited by an id of their own (an API key's public id) and pick a Redis namespac
   rate-limit script returns it, so a request learns in the same round trip whether what it cached may
   be stale; as leases last 0.2 s at most, a bump reaches every process within that.
 * Usage: counted in process memory (no I/O on the request path). With Redis, a background thread adds
-  the counts to Redis hashes every second, and whoever drains them (a periodic job) stores them.
+  the counts to Redis hashes every second, and whoever drains them (a periodic job) stores them. The
+  drain reads and deletes both hashes in one script, so a count pushed at the same moment lands wholly
+  in this drain or the next, never in both and never in between. While Redis is unreachable, counts wait
+  in process memory. What Redis holds is what a FLUSHALL or a restart without persistence loses: the
+  counts pushed since the last drain, i.e. at most one flush interval (see README, Operations).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 import threading
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,6 +81,15 @@ for i = 1, #ARGV, 2 do
   end
 end
 return 1
+"""
+
+# Take the usage counts and the last uses at once: KEYS[1] the counts hash, KEYS[2] the last-used hash.
+# One script: no push lands between the read and the delete, and nothing is left behind half-taken.
+DRAIN_LUA = """
+local counts = redis.call('HGETALL', KEYS[1])
+local last = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return {counts, last}
 """
 
 
@@ -256,6 +269,7 @@ class RedisLimiter:
         self._last_used_key = namespace + "last_used"
         self._gcra = self.redis.register_script(GCRA_LUA)
         self._last_used = self.redis.register_script(LAST_USED_LUA)
+        self._drain = self.redis.register_script(DRAIN_LUA)
         self._usage = UsageBuffer()
         self._pusher_pid: int | None = None
         self._pusher_lock = threading.Lock()
@@ -345,6 +359,13 @@ class RedisLimiter:
                 if self._pusher_pid != os.getpid():
                     self._pusher_pid = os.getpid()
                     threading.Thread(target=self._push_loop, name="usage-push", daemon=True).start()
+                    atexit.register(self._push_at_exit)  # a process that stops cleanly keeps its last second
+
+    def _push_at_exit(self) -> None:
+        try:
+            self.push()
+        except Exception:  # noqa: BLE001 - Redis down as the process stops: that second's counts are lost
+            log.warning("could not push the last usage counts to Redis at exit", exc_info=True)
 
     def _push_loop(self) -> None:
         warned = 0.0
@@ -377,29 +398,17 @@ class RedisLimiter:
             raise
 
     def drain_usage(self) -> tuple[UsageCounts, LastUsed]:
-        """Take every count from Redis (this process's first): RENAME makes the hand-over atomic."""
+        """Take every count from Redis (this process's first), atomically: read and deleted in one script."""
         self.push()
-        token = uuid.uuid4().hex
+        raw_counts, raw_last = self._drain(keys=[self._usage_key, self._last_used_key])
         counts: UsageCounts = {}
         last: LastUsed = {}
-        for source, into in ((self._usage_key, "counts"), (self._last_used_key, "last")):
-            taken = f"{source}:flushing:{token}"
-            try:
-                self.redis.rename(source, taken)
-            except Exception as exc:  # noqa: BLE001 - "no such key": nothing to flush
-                if "no such key" in str(exc).lower():
-                    continue
-                raise
-            raw = self.redis.hgetall(taken)
-            self.redis.delete(taken)
-            for field, value in raw.items():
-                field, value = field.decode(), value.decode()
-                if into == "counts":
-                    bucket = tuple(field.split("\t"))
-                    counts[bucket] = counts.get(bucket, 0) + int(value)
-                else:
-                    when, _, ip = value.partition("|")
-                    last[field] = (float(when), ip)
+        for field, value in zip(raw_counts[::2], raw_counts[1::2], strict=True):
+            bucket = tuple(field.decode().split("\t"))
+            counts[bucket] = counts.get(bucket, 0) + int(value)
+        for field, value in zip(raw_last[::2], raw_last[1::2], strict=True):
+            when, _, ip = value.decode().partition("|")
+            last[field.decode()] = (float(when), ip)
         return counts, last
 
     def restore_usage(self, counts: UsageCounts, last: LastUsed) -> None:

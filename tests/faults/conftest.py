@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from portal.extensions import db
 from portal.workflows import service
 from tests.factories import OrgFactory, member, on_plan
+from tests.faults.usage_fixtures import key_secret, spare_limiter, spare_redis  # noqa: F401 - fixtures for this folder's tests
 
 
 class Operator:
