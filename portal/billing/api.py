@@ -54,8 +54,22 @@ def get_subscription():
 @org_required("billing.manage")
 def create_subscription():
     body = parse_body(schemas.SubscribeIn)
-    service.subscribe(current_org, body.plan, body.interval, by=current_user)
+    service.subscribe(current_org, body.plan, body.interval, by=current_user, proration_date=body.proration_date)
     return jsonify(_subscription())
+
+
+@route(bp, "/subscriptions/preview", "GET", summary="What a change of plan or interval would charge now and from the period's end",
+       tag="billing", response=schemas.ChangePreviewOut, errors=(409, 422, 502))
+@org_required("billing.manage")
+def preview_subscription_change():
+    change = service.preview_change(current_org, request.args.get("plan", ""), request.args.get("interval", "month"))
+    p = change.preview
+    out = schemas.ChangePreviewOut(plan=change.plan.key, interval=change.interval, charged=p is not None)
+    if p is not None:
+        out = out.model_copy(update={"amount_due": schemas.Money(amount=p.amount_due, currency=p.currency),
+                                     "next_amount": schemas.Money(amount=p.next_amount, currency=p.currency),
+                                     "period_end": _at(p.period_end), "proration_date": p.proration_date})
+    return jsonify(out.model_dump(mode="json"))
 
 
 @route(bp, "/checkout", "POST", summary="A Checkout URL (subscription mode) for a paid plan", tag="billing",

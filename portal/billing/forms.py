@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import HiddenField, IntegerField, SelectField
+from wtforms.validators import Optional
 
 from portal.billing.plans import INTERVALS, PLANS
 from portal.errors import ValidationFailed
@@ -18,6 +19,12 @@ class PlanForm(FlaskForm):
 
     plan = SelectField("Plan", choices=[(k, p.name) for k, p in PLANS.items()])
     interval = SelectField("Billed", choices=[(i, f"{i}ly") for i in INTERVALS], default="month")
+
+
+class ChangeForm(PlanForm):
+    """A confirmed change of plan: the preview's proration date rides along so the charge is the one shown."""
+
+    proration_date = IntegerField("Proration date", validators=[Optional()], widget=HiddenField.widget)
 
 
 class AssignPlanForm(FlaskForm):

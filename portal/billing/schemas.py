@@ -16,6 +16,7 @@ class SubscribeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plan: PlanKey
     interval: Interval = "month"
+    proration_date: int | None = Field(None, description="A change's preview time (epoch seconds, from the preview): the charge is the preview's")
 
 
 class CustomerOut(BaseModel):
@@ -44,6 +45,16 @@ class SubscriptionOut(BaseModel):
 class Money(BaseModel):
     amount: int = Field(description="Integer cents (the currency's minor unit)")
     currency: str
+
+
+class ChangePreviewOut(BaseModel):
+    plan: str
+    interval: str
+    charged: bool = Field(description="False without a payment provider: the change costs nothing")
+    amount_due: Money | None = Field(None, description="Charged at once: the rest of the period at the new price, less the old one's unused time")
+    next_amount: Money | None = Field(None, description="Then charged every interval from period_end")
+    period_end: datetime | None = None
+    proration_date: int | None = Field(None, description="Send it with the change so that the charge is this preview's")
 
 
 class InvoiceOut(BaseModel):

@@ -10,6 +10,7 @@ from portal.billing.services.accounts import (
     effective_plan,
     find_account,
     grace_ends_at,
+    has_subscription,
     limit_of,
     monthly_revenue,
     org_for_console,
@@ -18,12 +19,15 @@ from portal.billing.services.accounts import (
     upgrade_url,
 )
 from portal.billing.services.subscriptions import (
+    PlanChange,
     cancel,
     checkout,
     ensure_customer,
     invoices,
     payments_configured,
     portal,
+    preview_change,
+    provider_origins,
     resume,
     subscribe,
 )
@@ -42,8 +46,8 @@ from portal.billing.services.usage import (
 from portal.billing.services.webhooks import format_money, process, receive
 
 __all__ = [
-    "MetricUsage", "all_accounts", "assign_plan", "billing_url", "cancel", "check", "checkout", "consume", "daily_usage",
-    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "hold", "invoices", "limit_of",
-    "monthly_revenue", "org_for_console", "payments_configured", "plan_of", "portal", "process", "receive", "record_total", "record_usage", "resume", "start_trial",
+    "MetricUsage", "PlanChange", "all_accounts", "assign_plan", "billing_url", "cancel", "check", "checkout", "consume", "daily_usage",
+    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "has_subscription", "hold", "invoices", "limit_of",
+    "monthly_revenue", "org_for_console", "payments_configured", "plan_of", "portal", "preview_change", "process", "provider_origins", "receive", "record_total", "record_usage", "resume", "start_trial",
     "subscribe", "upgrade_url", "usage_report", "used_in",
 ]

@@ -9,8 +9,10 @@ answers: `configured` is False, nothing is charged, and the operations that need
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -65,6 +67,22 @@ class InvoiceInfo:
 
 
 @dataclass(frozen=True)
+class ChangePreview:
+    """What a change of price costs, from the provider's invoice preview (integer cents of `currency`).
+
+    `amount_due` is charged at once (the new price for the rest of the period, less the unused time of the
+    old one, both prorated to the second as of `proration_date`); `next_amount` is then charged every
+    `interval` from `period_end` (epoch seconds)."""
+
+    amount_due: int
+    next_amount: int
+    interval: str
+    period_end: int
+    currency: str
+    proration_date: int
+
+
+@dataclass(frozen=True)
 class PaymentEvent:
     """A verified provider event, normalized: what it is about and the object's state when it was sent."""
 
@@ -91,6 +109,7 @@ class Payments(Protocol):
     """What callers may ask of the payments port, whichever adapter it is."""
 
     configured: bool  # False: no provider (the embedded default)
+    hosted_origins: tuple[str, ...]  # where the provider's hosted pages (Checkout, customer portal) live: a form goes on there
 
     def ensure_customer(self, org_ref: str, *, name: str, email: str | None) -> str:
         """The provider's customer for an org, created with an idempotency key per org; its id."""
@@ -109,8 +128,12 @@ class Payments(Protocol):
         """Subscribe a customer with a payment method on file to a price."""
 
     def update_subscription(self, subscription_id: str, *, price_id: str | None = None,
-                            cancel_at_period_end: bool | None = None) -> SubscriptionInfo:
-        """An upgrade to price_id (applied now, prorated), or a cancellation at period end (or its undoing)."""
+                            cancel_at_period_end: bool | None = None, proration_date: int | None = None) -> SubscriptionInfo:
+        """A change to price_id (applied and invoiced now, prorated as of proration_date or now), or a
+        cancellation at period end (or its undoing)."""
+
+    def preview_change(self, subscription_id: str, price_id: str, *, proration_date: int | None = None) -> ChangePreview:
+        """What `update_subscription(subscription_id, price_id=..., proration_date=...)` would charge; nothing changes."""
 
     def get_subscription(self, subscription_id: str) -> SubscriptionInfo:
         """The subscription as the provider has it now."""
@@ -138,6 +161,12 @@ def _get(obj: Any, key: str, default=None):
     except (KeyError, TypeError, IndexError):
         return default
     return default if value is None else value
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _id(value) -> str | None:
@@ -191,9 +220,13 @@ class StripePayments:
     """Stripe through its official SDK (a client per app: no module-level api_key)."""
 
     configured = True
+    HOSTED_ORIGINS = ("https://checkout.stripe.com", "https://billing.stripe.com")
 
     def __init__(self, secret_key: str, webhook_secret: str, api_base: str | None = None, timeout: float = 15.0):
         import stripe
+
+        # A Stripe-protocol server of one's own (STRIPE_API_BASE) serves its hosted pages itself.
+        self.hosted_origins = (_origin(api_base),) if api_base else self.HOSTED_ORIGINS
 
         self._stripe = stripe
         # Network retries: the SDK resends with the same idempotency key, so a retried create never doubles.
@@ -233,17 +266,37 @@ class StripePayments:
         params = {"customer": customer_id, "items": [{"price": price_id}], "metadata": metadata}
         return subscription_info(self._call(self.client.v1.subscriptions.create, params, {"idempotency_key": idempotency_key}))
 
+    def _item_id(self, subscription_id: str) -> tuple[str, str]:
+        """(customer id, id of the subscription's one item)."""
+        current = self._call(self.client.v1.subscriptions.retrieve, subscription_id)
+        return _id(_get(current, "customer")), _get(_get(_get(current, "items", {}), "data", [{}])[0], "id")
+
     def update_subscription(self, subscription_id: str, *, price_id: str | None = None,
-                            cancel_at_period_end: bool | None = None) -> SubscriptionInfo:
+                            cancel_at_period_end: bool | None = None, proration_date: int | None = None) -> SubscriptionInfo:
         params: dict = {}
         if price_id is not None:
-            current = self._call(self.client.v1.subscriptions.retrieve, subscription_id)
-            item = _get(_get(current, "items", {}), "data", [{}])[0]
-            # An upgrade applies now: the unused time of the old price is credited, the new one charged pro rata.
-            params.update(items=[{"id": _get(item, "id"), "price": price_id}], proration_behavior="create_prorations")
+            _customer, item = self._item_id(subscription_id)
+            # A change applies now and is invoiced now: the unused time of the old price is credited, the new
+            # one charged pro rata; the same proration_date as the preview makes the charge equal the preview.
+            params.update(items=[{"id": item, "price": price_id}], proration_behavior="always_invoice",
+                          proration_date=proration_date or int(time.time()))
         if cancel_at_period_end is not None:
             params["cancel_at_period_end"] = cancel_at_period_end
         return subscription_info(self._call(self.client.v1.subscriptions.update, subscription_id, params))
+
+    def preview_change(self, subscription_id: str, price_id: str, *, proration_date: int | None = None) -> ChangePreview:
+        customer, item = self._item_id(subscription_id)
+        at = proration_date or int(time.time())
+        details = {"items": [{"id": item, "price": price_id}], "proration_behavior": "always_invoice", "proration_date": at}
+        preview = self._call(self.client.v1.invoices.create_preview,
+                             {"customer": customer, "subscription": subscription_id, "subscription_details": details})
+        price = self._call(self.client.v1.prices.retrieve, price_id)
+        lines = _get(_get(preview, "lines", {}), "data", [])
+        # The new price's line runs to the end of the period it starts (a new one when the interval changes).
+        period_end = max((int(_get(_get(line, "period", {}), "end", 0)) for line in lines), default=int(_get(preview, "period_end", at)))
+        return ChangePreview(amount_due=int(_get(preview, "amount_due", 0)), next_amount=int(_get(price, "unit_amount", 0)),
+                             interval=_get(_get(price, "recurring", {}), "interval", "month"), period_end=period_end,
+                             currency=str(_get(preview, "currency", _get(price, "currency", "usd"))).lower(), proration_date=at)
 
     def get_subscription(self, subscription_id: str) -> SubscriptionInfo:
         return subscription_info(self._call(self.client.v1.subscriptions.retrieve, subscription_id))
@@ -280,12 +333,13 @@ class NoPayments:
     """The embedded default: no provider; plans are assigned by a super admin and nothing is charged."""
 
     configured = False
+    hosted_origins: tuple[str, ...] = ()
 
     def _refuse(self, *args, **kwargs):
         raise PaymentsNotConfigured("Online payment is not configured on this installation.")
 
     ensure_customer = has_payment_method = checkout_url = portal_url = _refuse
-    create_subscription = update_subscription = get_subscription = _refuse
+    create_subscription = update_subscription = get_subscription = preview_change = _refuse
 
     def list_invoices(self, customer_id: str, limit: int = 24) -> list[InvoiceInfo]:
         return []

@@ -9,10 +9,14 @@ The app's `STRIPE_API_BASE` points at `StripeStack.base_url`. That endpoint answ
     GET  /v1/prices, GET /v1/prices/{id}  prices (localstripe has the older Plans, with the same ids)
     POST /v1/billing/meter_events         meter events, deduplicated by `identifier` as Stripe does
     GET  /v1/events                       localstripe's events and the ones below, oldest first
+    POST /v1/invoices/create_preview      the invoice a change of price would make (also the older
+    GET  /v1/invoices/upcoming            `upcoming`), prorated by `proration` as Stripe does
 
 and forwards every other request to localstripe, adding what real Stripe does there and localstripe doesn't:
 `Idempotency-Key` (a POST retried with the same key gets the first answer and changes nothing), and prices
 (`items[N][price]` is sent as localstripe's `items[N][plan]`; subscription items come back with a `price`).
+A change of price with `proration_behavior=always_invoice` (and `proration_date`) is invoiced and paid at
+once with the same lines the preview shows: localstripe credits every past invoice in full instead.
 
 localstripe sends no event for some changes Stripe announces: an update of a subscription, a status it
 moves to after a payment, a card payment that fails on renewal. This endpoint emits those itself (listed by
@@ -38,19 +42,25 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-# localstripe writes its whole store to /tmp/localstripe.pickle after every change, and reads it back at
-# start: two test runs would share (and race on) it. This start-up keeps each server's store in memory.
-LOCALSTRIPE_MAIN = (
-    "import localstripe.resources as r; r.Store.dump_to_disk = lambda self: None; "
-    "from localstripe import server; server.start()"
-)
+from dateutil.relativedelta import relativedelta
+
+# localstripe with its store in memory and a Stripe-like price swap and pending-items invoice (see there).
+LOCALSTRIPE_MAIN = Path(__file__).with_name("localstripe_main.py")
 GOOD_CARD = "4242424242424242"
 DECLINED_ON_CHARGE = "4000000000000341"  # attaches fine, every charge fails (Stripe's test card)
 PRICE_KEY = re.compile(r"^(items\[\d+\])\[price\]$")
+SUBSCRIPTION_PATH = re.compile(r"/v1/subscriptions/(sub_\w+)")
+
+
+def _plus_interval(at: int, interval: str) -> int:
+    """at plus one billing interval, the way localstripe counts its periods (calendar months and years)."""
+    step = relativedelta(months=1) if interval == "month" else relativedelta(years=1)
+    return int((datetime.fromtimestamp(at) + step).timestamp())
 
 
 def free_port() -> int:
@@ -104,6 +114,7 @@ class StripeStack:
         self.idempotent: dict[tuple[str, str], tuple[int, bytes]] = {}
         self.requests: list[tuple[str, str]] = []
         self.emitted: list[dict] = []
+        self.opened = 0  # /v1/events lists the events from here on (set by reset)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._httpd: ThreadingHTTPServer | None = None
@@ -112,7 +123,7 @@ class StripeStack:
 
     def start(self) -> StripeStack:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
-        self._proc = subprocess.Popen([sys.executable, "-c", LOCALSTRIPE_MAIN, "--port", str(self.localstripe_port), "--from-scratch"],
+        self._proc = subprocess.Popen([sys.executable, str(LOCALSTRIPE_MAIN), "--port", str(self.localstripe_port), "--from-scratch"],
                                       stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         _wait_for(self.localstripe_port)
         stack = self
@@ -146,8 +157,11 @@ class StripeStack:
             self._proc.wait(10)
 
     def reset(self) -> None:
-        """Forget this endpoint's own records (localstripe keeps its customers: each test makes new ones)."""
+        """Forget this endpoint's own records, and list only the events from now on, as if each test had a Stripe
+        account of its own (localstripe keeps its customers: each test makes new ones); else a reconciler
+        in a late test would replay every earlier test's events."""
         with self._lock:
+            self.opened = int(time.time())
             self.sessions.clear()
             self.portal_sessions.clear()
             self.meter_events.clear()
@@ -175,8 +189,12 @@ class StripeStack:
                 replay = self.idempotent.get((key, path))
             if replay is not None:
                 return self._raw(h, *replay)
-        status, answer = self._forward(h.command, h.path, form, h.headers.get("Content-Type"))
-        if h.command == "POST" and status == 200 and re.fullmatch(r"/v1/subscriptions/sub_\w+", path):
+        changing = SUBSCRIPTION_PATH.fullmatch(path) if h.command == "POST" else None
+        if changing and form.get("proration_behavior") == "always_invoice" and form.get("items[0][price]"):
+            status, answer = self._change_price(changing.group(1), form)
+        else:
+            status, answer = self._forward(h.command, h.path, form, h.headers.get("Content-Type"))
+        if h.command == "POST" and status == 200 and SUBSCRIPTION_PATH.fullmatch(path):
             self.emit("customer.subscription.updated", json.loads(answer))
         if h.command == "POST" and key and status < 500:
             with self._lock:
@@ -215,6 +233,8 @@ class StripeStack:
                                                                   "event_name": form.get("event_name"), "payload": {
                                                                       k[8:-1]: v for k, v in form.items() if k.startswith("payload[")}})
             return 200, event
+        if preview := self._preview_request(method, path, form, query):
+            return preview
         if path == "/v1/events" and method == "GET":
             return 200, self._events(dict(parse_qsl(query)))
         if path == "/v1/prices" or path.startswith("/v1/prices/"):
@@ -225,6 +245,83 @@ class StripeStack:
                     plan.update(object="price", unit_amount=plan.get("amount"), recurring={"interval": plan.get("interval")})
             return status, data
         return None
+
+    # ------------------------------------------------------------------ prorations, as Stripe computes them
+
+    def _get_json(self, path: str) -> tuple[int, dict]:
+        status, answer = self._forward("GET", path, {}, None)
+        return status, json.loads(answer)
+
+    def proration(self, sub: dict, price_id: str, at: int) -> dict:
+        """The invoice Stripe makes when `sub` moves to `price_id` at `at` (epoch seconds) with
+        proration_behavior=always_invoice: the unused time of the old price is credited and the rest of the
+        period charged at the new price, both prorated by the second over the current period; when the
+        interval changes, a new period starts at `at` and the new price is charged for all of it."""
+        old = sub["items"]["data"][0]["plan"]
+        _status, new = self._get_json(f"/v1/plans/{price_id}")
+        start, end = sub["current_period_start"], sub["current_period_end"]
+        at = min(max(at, start), end)
+        share = (end - at) / (end - start)
+        lines = [{"amount": -round(old["amount"] * share), "description": f"Unused time on {old['id']}", "proration": True,
+                  "period": {"start": at, "end": end}}]
+        new_period = new["interval"] != old["interval"]
+        if new_period:
+            lines.append({"amount": new["amount"], "description": f"1 × {new['id']}", "proration": False,
+                          "period": {"start": at, "end": _plus_interval(at, new["interval"])}})
+        else:
+            lines.append({"amount": round(new["amount"] * share), "description": f"Remaining time on {new['id']}", "proration": True,
+                          "period": {"start": at, "end": end}})
+        total = sum(line["amount"] for line in lines)
+        return {"object": "invoice", "customer": sub["customer"], "subscription": sub["id"], "currency": new["currency"],
+                "lines": {"object": "list", "data": lines}, "subtotal": total, "total": total, "amount_due": max(total, 0),
+                "period_start": at, "period_end": max(line["period"]["end"] for line in lines), "new_period": new_period,
+                "subscription_proration_date": at}
+
+    def _preview_request(self, method: str, path: str, form: dict, query: str) -> tuple[int, dict] | None:
+        """`POST /v1/invoices/create_preview` (subscription_details[...]) and the older `GET /v1/invoices/upcoming`
+        (subscription_items[...]) for a change of price: the invoice the change would make. localstripe's own
+        credits every past invoice in full and charges the whole new price, so it is not asked."""
+        if path == "/v1/invoices/create_preview" and method == "POST":
+            params, prefix, date_key = form, "subscription_details[items][0]", "subscription_details[proration_date]"
+        elif path == "/v1/invoices/upcoming" and method == "GET":
+            params, prefix, date_key = dict(parse_qsl(query)), "subscription_items[0]", "subscription_proration_date"
+        else:
+            return None
+        price = params.get(f"{prefix}[price]") or params.get(f"{prefix}[plan]")
+        if not params.get("subscription") or not price:
+            return 400, {"error": {"type": "invalid_request_error", "message": "a subscription and the new price are required"}}
+        status, sub = self._get_json(f"/v1/subscriptions/{params['subscription']}")
+        if status != 200:
+            return status, sub
+        invoice = self.proration(sub, price, int(params.get(date_key) or time.time()))
+        return 200, {**invoice, "id": "upcoming_in_" + secrets.token_hex(8), "status": "draft", "created": int(time.time())}
+
+    def _change_price(self, subscription_id: str, form: dict) -> tuple[int, bytes]:
+        """A change of price invoiced at once (proration_behavior=always_invoice), charged as `proration`
+        computes it: localstripe swaps the price, then the proration lines are invoiced and paid."""
+        status, sub = self._get_json(f"/v1/subscriptions/{subscription_id}")
+        if status != 200:
+            return status, json.dumps(sub).encode()
+        at = int(form.get("proration_date") or time.time())
+        invoice = self.proration(sub, form["items[0][price]"], at)
+        swap = {k: v for k, v in form.items() if k not in ("proration_behavior", "proration_date")}
+        swap.update(prorate="false", proration_date=str(at), **({"billing_cycle_anchor": "now"} if invoice["new_period"] else {}))
+        status, answer = self._forward("POST", f"/v1/subscriptions/{subscription_id}", swap, None)
+        if status != 200:
+            return status, answer
+        for line in invoice["lines"]["data"]:
+            self._forward("POST", "/v1/invoiceitems", {
+                "customer": sub["customer"], "subscription": subscription_id, "amount": str(line["amount"]), "currency": invoice["currency"],
+                "description": line["description"], "proration": "true" if line["proration"] else "false",
+                "period_start": str(line["period"]["start"]), "period_end": str(line["period"]["end"])}, None)
+        _status, created = self._get_json_post("/v1/invoices", {"customer": sub["customer"], "subscription": subscription_id,
+                                                                "pending_invoice_items_behavior": "include"})
+        self._forward("POST", f"/v1/invoices/{created['id']}/pay", {}, None)
+        return self._forward("GET", f"/v1/subscriptions/{subscription_id}", {}, None)
+
+    def _get_json_post(self, path: str, form: dict) -> tuple[int, dict]:
+        status, answer = self._forward("POST", path, form, None)
+        return status, json.loads(answer)
 
     def _forward(self, method: str, target: str, form: dict, content_type: str | None) -> tuple[int, bytes]:
         if "proration_behavior" in form:  # localstripe knows only the older `prorate` flag
@@ -270,7 +367,7 @@ class StripeStack:
                   "created[lt]": lambda e, v: e["created"] < int(v), "created[lte]": lambda e, v: e["created"] <= int(v),
                   "type": lambda e, v: e["type"] == v}
         mine = [e for e in mine if all(checks[k](e, v) for k, v in passed.items() if k in checks)]
-        merged = sorted(upstream + mine, key=lambda e: e["created"])
+        merged = sorted((e for e in upstream + mine if e["created"] >= self.opened), key=lambda e: e["created"])
         if query.get("starting_after"):
             ids = [e["id"] for e in merged]
             merged = merged[ids.index(query["starting_after"]) + 1:] if query["starting_after"] in ids else []

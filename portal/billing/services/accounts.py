@@ -35,6 +35,11 @@ def find_account(org: Organization) -> BillingAccount | None:
     return db.session.scalar(scoped(BillingAccount, org))
 
 
+def has_subscription(acct: BillingAccount | None) -> bool:
+    """True when the account has a provider subscription that still holds (a change of plan updates it)."""
+    return bool(acct and acct.stripe_subscription_id and acct.status in LIVE)
+
+
 def account(org: Organization) -> BillingAccount:
     """The org's billing account, created on first need (two requests at once create one)."""
     found = find_account(org)

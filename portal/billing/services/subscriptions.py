@@ -4,23 +4,38 @@ cancellation at period end, invoices. Every call goes through the payments port.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from portal.accounts.models import User
 from portal.billing.models import BillingAccount
 from portal.billing.plans import INTERVALS, PLANS, Plan, get_plan, plan_for_price
-from portal.billing.services.accounts import LIVE, account, billing_url, find_account, upgrade_url
+from portal.billing.services.accounts import (
+    LIVE,
+    account,
+    billing_url,
+    effective_plan,
+    find_account,
+    has_subscription,
+    upgrade_url,
+)
 from portal.errors import Conflict, ServiceError, ValidationFailed
 from portal.extensions import db
-from portal.infra.payments import InvoiceInfo, PaymentsError, PaymentsNotConfigured, SubscriptionInfo, provider
+from portal.infra.payments import ChangePreview, InvoiceInfo, PaymentsError, PaymentsNotConfigured, SubscriptionInfo, provider
 from portal.orgs.models import Organization
 
 NOT_CONFIGURED = "Online payment is not configured on this installation: a platform admin assigns plans."
+PREVIEW_VALID_SECONDS = 3600  # a confirmed preview older than this is refused: the price of the rest of the period has moved on
 
 
 def payments_configured() -> bool:
     """True when a payment provider takes payments (else plans are assigned by a super admin)."""
     return provider().configured
+
+
+def provider_origins() -> tuple[str, ...]:
+    """Where the provider's hosted pages (Checkout, customer portal) live: the billing forms send people there."""
+    return provider().hosted_origins
 
 
 def _calling(fn, *args, **kwargs):
@@ -76,23 +91,76 @@ def portal(org: Organization, by: User | None = None) -> str:
     return _calling(provider().portal_url, customer, billing_url(org))
 
 
-def subscribe(org: Organization, plan_key: str, interval: str, by: User | None = None) -> BillingAccount:
+@dataclass(frozen=True)
+class PlanChange:
+    """A change of plan as the confirm step shows it: from what, to what, and what it costs now and then
+    (`preview` is None without a payment provider: nothing is charged)."""
+
+    current: Plan
+    current_interval: str | None
+    plan: Plan
+    interval: str
+    preview: ChangePreview | None
+
+    @property
+    def new_period(self) -> bool:
+        """True when the billing interval changes: the new price starts a new period now (Stripe resets the cycle)."""
+        return self.current_interval is not None and self.current_interval != self.interval
+
+
+def _check_change(acct: BillingAccount, plan: Plan, interval: str) -> None:
+    """Refuse a change of a live subscription that is no change, or a downgrade (done in the customer portal)."""
+    current = get_plan(acct.plan)
+    if plan.rank < current.rank:
+        raise Conflict(f"Downgrading to {plan.name} is done from the customer portal, and applies at the end of the period.",
+                       code="downgrade_in_portal")
+    if plan.key == current.key and interval == acct.interval:
+        raise Conflict(f"This organization is on {plan.name}, billed {interval}ly, already.", code="no_change")
+
+
+def preview_change(org: Organization, plan_key: str, interval: str) -> PlanChange:
+    """What moving the org's subscription to a plan and interval would charge now and from the period's end
+    (nothing changes). Without a payment provider there is no charge: `preview` is None."""
+    plan = choose(plan_key, interval)
+    if not plan.paid:
+        raise ValidationFailed({"plan": "Moving to the free plan is a cancellation at the end of the period."})
+    acct = find_account(org)
+    if not payments_configured():
+        return PlanChange(effective_plan(acct), acct.interval if acct else None, plan, interval, None)
+    acct = _live_account(org)
+    _check_change(acct, plan, interval)
+    preview = _calling(provider().preview_change, acct.stripe_subscription_id, plan.price_id(interval))
+    return PlanChange(get_plan(acct.plan), acct.interval, plan, interval, preview)
+
+
+def _proration_date(value: int | None) -> int | None:
+    """The preview's proration date, checked: a recent past moment (so the charge is the one shown)."""
+    if value is None:
+        return None
+    now = int(time.time())
+    if not now - PREVIEW_VALID_SECONDS <= value <= now + 60:
+        raise ValidationFailed({"proration_date": "This preview has expired: review the change again to see today's amount."})
+    return value
+
+
+def subscribe(org: Organization, plan_key: str, interval: str, by: User | None = None,
+              proration_date: int | None = None) -> BillingAccount:
     """Move the org to a plan: an upgrade applies now, a downgrade or the free plan at the period's end.
 
-    Without a payment method on file the answer is a 409 whose `checkout_url` collects one."""
+    A change of a live subscription is invoiced at once, prorated as of `proration_date` (the preview's,
+    so the charge is what the preview showed) or now. Without a payment method on file the answer is a
+    409 whose `checkout_url` collects one."""
     plan = choose(plan_key, interval)
+    at = _proration_date(proration_date)
     if not payments_configured():
         raise Conflict(NOT_CONFIGURED, code="payments_not_configured")
     acct = account(org)
-    live = acct.stripe_subscription_id and acct.status in LIVE
+    live = has_subscription(acct)
     if not plan.paid:
         return cancel(org) if live else acct
     if live:
-        current = get_plan(acct.plan)
-        if plan.rank < current.rank:
-            raise Conflict(f"Downgrading to {plan.name} is done from the customer portal, and applies at the end of the period.",
-                           code="downgrade_in_portal")
-        info = _calling(provider().update_subscription, acct.stripe_subscription_id, price_id=plan.price_id(interval))
+        _check_change(acct, plan, interval)
+        info = _calling(provider().update_subscription, acct.stripe_subscription_id, price_id=plan.price_id(interval), proration_date=at)
         return apply_now(acct, info)
     customer, _ = ensure_customer(org, by)
     if not _calling(provider().has_payment_method, customer):
@@ -120,7 +188,7 @@ def _live_account(org: Organization) -> BillingAccount:
     if not payments_configured():
         raise Conflict(NOT_CONFIGURED, code="payments_not_configured")
     acct = find_account(org)
-    if acct is None or not acct.stripe_subscription_id or acct.status not in LIVE:
+    if not has_subscription(acct):
         raise Conflict("This organization has no paid subscription.", code="no_subscription")
     return acct
 
