@@ -76,4 +76,4 @@ def register(app: Flask) -> None:
         # a page of its own, outside the layout, rendered without context processors: the nav and
         # Flask-Login's current_user would query a database that may be what failed
         template = current_app.jinja_env.get_template("errors/unexpected.html")
-        return template.render(status=500, title=InternalServerError.name, message=message), 500
+        return template.render(status=500, title=InternalServerError().name, message=message), 500

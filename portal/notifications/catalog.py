@@ -91,20 +91,20 @@ EVENTS: dict[str, Event] = {
         _e(
             "workflow.succeeded", "A workflow run finished", ("workflow_name", "run_id", "duration"),
             "{{ workflow_name }} finished",
-            "Run {{ run_id }} of {{ workflow_name }} succeeded in {{ duration }}.",
-            "{{ workflow_name }} run {{ run_id }} succeeded",
+            "The {{ workflow_name }} run succeeded in {{ duration }}.",
+            "{{ workflow_name }} run succeeded",
             channels=("in_app",),
         ),
         _e(
             "workflow.failed", "A workflow run failed", ("workflow_name", "run_id", "error"),
             "{{ workflow_name }} failed",
-            "Run {{ run_id }} of {{ workflow_name }} failed: {{ error }}",
-            "{{ workflow_name }} run {{ run_id }} failed",
+            "The {{ workflow_name }} run failed: {{ error }}",
+            "{{ workflow_name }} run failed: {{ url }}",
         ),
         _e(
             "workflow.needs_approval", "A workflow run waits for approval", ("workflow_name", "run_id", "step"),
             "{{ workflow_name }} needs your approval",
-            "Run {{ run_id }} of {{ workflow_name }} is waiting for approval at step {{ step }}.",
+            "A {{ workflow_name }} run is waiting for your approval at step {{ step }}.",
             "{{ workflow_name }} needs approval: {{ url }}",
         ),
         _e(

@@ -19,7 +19,7 @@ from portal.notifications import service as notifications
 from portal.orgs import members
 from portal.orgs.models import Invitation, Membership, Organization
 from portal.pagination import Page, paginate
-from portal.roles import ORG_ROLES
+from portal.roles import ORG_ROLES, ROLE_LABELS
 from portal.search import search
 from portal.tenancy import get_scoped_or_404, scoped, unscoped
 from portal.text import normalize_email
@@ -163,7 +163,7 @@ def invite(org: Organization, email: str, role: str, by: User) -> Invitation:
     db.session.flush()  # the link carries the invitation's public id
     audit.record("member.invited", org=org, actor=by, target=email, data={"role": role})
     link = external_url("orgs.accept_invitation", token=invitation_token(invitation))
-    notifications.notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": role, "invite_url": link, "url": link,
+    notifications.notify(org, [email], "member.invited", {"inviter_name": by.display_name, "role": ROLE_LABELS.get(role, role), "invite_url": link, "url": link,
                                                     "invitation_id": invitation.public_id})
     return invitation
 

@@ -86,9 +86,18 @@ document.addEventListener("submit", function (evt) {
   });
 });
 
-// Focus after a swap: move to the swapped region's heading, flash, or first control, so it is not lost to <body>.
+// Focus after a swap: when the swap removed the focused control (a button that replaced its own row, a form),
+// move to the swapped region's heading, flash, or first control, so it is not lost to <body>. A swap that took no
+// focus away (a poll refreshing a ticket's thread while the person reads) leaves focus and scroll alone.
+var focusWasInSwap = false;
+document.addEventListener("htmx:beforeSwap", function (evt) {
+  var active = document.activeElement, target = evt.detail.target;
+  focusWasInSwap = !!(active && active !== document.body && target && target.contains(active));
+});
 document.addEventListener("htmx:afterSettle", function (evt) {
   var active = document.activeElement;
+  if (!focusWasInSwap) return;
+  focusWasInSwap = false;
   if (active && active !== document.body && document.contains(active)) return;
   var target = evt.detail.elt;
   if (!target || !document.contains(target)) return;
@@ -140,3 +149,23 @@ document.addEventListener("keydown", function (evt) {
   box.focus();
   box.select();
 });
+
+// A table wider than a phone scrolls inside its .table-wrap: make such a box reachable by keyboard (Tab, then
+// arrow keys) and named for screen readers, as axe's scrollable-region-focusable asks.
+function markScrollableTables(root) {
+  (root || document).querySelectorAll(".table-wrap").forEach(function (box) {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      box.setAttribute("tabindex", "0");
+      if (!box.hasAttribute("aria-label") && !box.hasAttribute("role")) {
+        var caption = box.querySelector("caption");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table, scrolls sideways");
+      }
+    } else if (box.getAttribute("tabindex") === "0") {
+      box.removeAttribute("tabindex");
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { markScrollableTables(); });
+window.addEventListener("resize", function () { markScrollableTables(); });
+document.addEventListener("htmx:afterSettle", function () { markScrollableTables(); });

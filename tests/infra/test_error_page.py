@@ -29,5 +29,6 @@ def test_an_unexpected_error_renders_the_portal_page_without_a_query(make_app):
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "Something went wrong on our side" in page
+    assert "<h1>500 · Internal Server Error</h1>" in page  # the status in words, not a Python repr
     assert "VetrAI Portal" in page  # the portal's page, not Werkzeug's bare one
     assert statements == []

@@ -29,7 +29,7 @@ def test_event_reaches_inbox_and_email(app, mailbox, wait_for_jobs):
     assert len(notes) == 2
     [mail] = mailbox.wait_for("alice@example.test")
     assert mail["Subject"] == "Leads failed"
-    assert "Run run_1 of Leads failed: timeout" in mailbox.text_of(mail)
+    assert "The Leads run failed: timeout" in mailbox.text_of(mail)
     assert mail.get_body(preferencelist=("html",)) is not None
     wait_for_jobs()
     d = _deliveries(notes[0])
@@ -126,7 +126,7 @@ def test_invitation_email_goes_through_notifications(client, login_as, mailbox, 
     login_as(member(org, "org_admin", name="Dana"))
     client.post(f"/o/{org.slug}/invitations", data={"email": "guest@example.test", "role": "user"})
     [mail] = mailbox.wait_for("guest@example.test")
-    assert "Dana invited you to join Inviting Org as user" in mailbox.text_of(mail)
+    assert "Dana invited you to join Inviting Org as User" in mailbox.text_of(mail)
     wait_for_jobs()
     delivery = db.session.scalar(select(Delivery).filter_by(channel="email"))
     assert delivery.status == "sent" and delivery.to_address == "guest@example.test"

@@ -67,7 +67,7 @@ def test_template_override_with_live_preview_and_reset(client, login_as, mailbox
     mailbox.clear()
     _notify(org, [alice], "workflow.failed", {"workflow_name": "Leads", "run_id": "r2", "error": "boom"})
     again = mailbox.wait_for("alice@example.test")[0]
-    assert again["Subject"] == "Leads failed" and "Run r2 of Leads failed: boom" in mailbox.text_of(again)
+    assert again["Subject"] == "Leads failed" and "The Leads run failed: boom" in mailbox.text_of(again)
 
 
 def test_template_with_unknown_variable_or_syntax_error_is_refused(client, login_as):

@@ -42,7 +42,7 @@ def test_a_themed_email_reads_well_at_600px(studio, client, mailbox, new_context
     assert pg.get_by_role("link", name="Open in VetrAI Portal").evaluate("a => getComputedStyle(a).backgroundColor") == "rgb(170, 0, 0)"
     assert pg.locator(".card").evaluate("t => getComputedStyle(t).backgroundColor") == "rgb(255, 253, 248)"
     assert pg.evaluate("document.documentElement.scrollWidth") <= 600
-    assert pg.get_by_text("Run run_Q2x9 of Summarize leads failed").is_visible()
+    assert pg.get_by_text("The Summarize leads run failed").is_visible()
     screenshot(pg, "email-themed-notification-600px")
 
 

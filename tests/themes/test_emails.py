@@ -65,7 +65,7 @@ def test_an_invitation_from_a_themed_org_has_its_logo_and_colours_and_the_same_w
     # The text part: the same message and the same link, no markup.
     invite_link = button.attrs["href"]
     assert "/invite/" in invite_link
-    assert f"{studio.admin.display_name} invited you to join Acme as user." in text
+    assert f"{studio.admin.display_name} invited you to join Acme as User." in text
     assert f"Accept the invitation: {invite_link}" in text and "Sent by Acme on VetrAI Portal." in text
     assert "<" not in text
     heading = next(e for e in found if e.tag == "h1")
@@ -92,7 +92,7 @@ def test_each_orgs_notification_wears_its_own_theme(studio, mailbox):
     assert brand.text.strip() == "Bravo" and brand.style["color"] == "#1d6b3a"
     assert "#aa0000" not in bravo_html and "Acme" not in bravo_html
     for text, org in ((acme_text, "Acme"), (bravo_text, "Bravo")):
-        assert "Run run_Q2x9 of Summarize leads failed: LLM endpoint timed out" in text
+        assert "The Summarize leads run failed: LLM endpoint timed out" in text
         assert f"Sent by {org} on VetrAI Portal." in text and "Change what you receive: http://portal.test/" in text
     # The HTML's unsubscribe link is the text part's.
     unsubscribe = next(e for e in acme if e.tag == "a" and "Change which emails you get" in e.text).attrs["href"]

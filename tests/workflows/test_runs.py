@@ -71,7 +71,7 @@ def test_a_succeeded_run_tells_its_starter_with_a_link_to_the_run(app, client, l
     notes = db.session.scalars(select(Notification).filter_by(event="workflow.succeeded")).all()
     assert [n.user_id for n in notes] == [user.id]  # the starter, once
     note = notes[0]
-    assert note.in_inbox and note.title == "Greeting finished" and f"Run {job_id} of Greeting succeeded in " in note.body
+    assert note.in_inbox and note.title == "Greeting finished" and "The Greeting run succeeded in " in note.body and job_id not in note.body  # the link names the run
     assert note.data["url"] == f"{app.config['BASE_URL']}/o/{org.slug}/runs/{job_id}"
     assert client.get(note.data["url"].removeprefix(app.config["BASE_URL"])).status_code == 200  # the link opens the run
 
