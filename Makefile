@@ -51,6 +51,7 @@ bench: $(VENV)/.dev  ## benchmarks: figures with a baseline measured in the same
 	$(BIN)/python bench/keys_bench.py
 	$(BIN)/python bench/workflows_bench.py
 	$(BIN)/python bench/support_bench.py
+	$(BIN)/python bench/themes_bench.py
 
 bench-keys: $(VENV)/.dev
 	$(BIN)/python bench/keys_bench.py

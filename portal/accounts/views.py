@@ -21,6 +21,7 @@ from portal.orgs import service as orgs
 from portal.orgs.models import Organization
 from portal.tenancy import brand_request
 from portal.text import normalize_email
+from portal.themes.optout import no_custom_code
 from portal.uow import refused
 from portal.web import flash_error
 
@@ -45,6 +46,7 @@ def _login_email() -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@no_custom_code
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
@@ -99,6 +101,7 @@ def _login_page(org: Organization | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@no_custom_code
 @_login_limited
 def login():
     return _login_page(None)
@@ -107,6 +110,7 @@ def login():
 # <slug>, not <org_slug>: this page is public on purpose (it shows what the public theme API publishes, the org's
 # name and look), while every <org_slug> route is for members only (tests/security walks them as such).
 @bp.route("/o/<slug>/login", methods=["GET", "POST"])
+@no_custom_code
 @_login_limited
 def org_login(slug: str):
     """An organization's own login page (Keycloak's per-realm login): its logo and colours, then its dashboard."""
@@ -150,6 +154,7 @@ def resend_verification():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@no_custom_code
 @limiter.limit("10 per hour", methods=["POST"])
 def forgot_password():
     org = _brand(request.args.get("org"))
@@ -162,6 +167,7 @@ def forgot_password():
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@no_custom_code
 def reset_password(token: str):
     try:
         service.user_for_reset(token)
@@ -181,6 +187,7 @@ def reset_password(token: str):
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@no_custom_code
 @login_required
 def profile():
     form = ProfileForm(obj=current_user)
@@ -197,6 +204,7 @@ def profile():
 
 
 @bp.post("/account/password")
+@no_custom_code
 @login_required
 def change_password():
     form = ProfileForm(obj=current_user, formdata=None)

@@ -16,6 +16,7 @@ from portal.orgs.models import Membership, Organization
 from portal.pagination import Page, paginate
 from portal.search import search
 from portal.tenancy import get_unscoped_or_404, unscoped
+from portal.themes import service as themes
 
 CONSOLE = "the platform console: super admins act on every organization"
 
@@ -35,6 +36,18 @@ def member_counts(orgs: list[Organization]) -> dict[int, int]:
         .group_by(Membership.org_id)
     )
     return dict(db.session.execute(query).all())
+
+
+def custom_js_allowed(orgs: list[Organization]) -> set[int]:
+    """The ids of those orgs allowed custom JavaScript (the console's switch), in one query."""
+    return themes.custom_js_allowed_orgs(orgs)
+
+
+def set_org_custom_js(public_id: str, allowed: bool, by: User) -> Organization:
+    """Allow or stop an organization's custom JavaScript (super admins only; the themes service audit-logs it)."""
+    org = get_unscoped_or_404(Organization, public_id, reason=CONSOLE)
+    themes.set_custom_js_allowed(org, allowed, by=by)
+    return org
 
 
 def list_users(q: str = "", page: int = 1, per_page: int = 25) -> Page:

@@ -2,7 +2,7 @@ from flask import render_template, request, url_for
 from flask_login import current_user
 
 from portal.admin import bp, service
-from portal.admin.forms import SuspendForm
+from portal.admin.forms import CustomJsForm, SuspendForm
 from portal.errors import ValidationFailed
 from portal.pagination import clamp
 from portal.search import MAX_QUERY
@@ -17,7 +17,11 @@ def _listing() -> dict:
 
 def _suspend_form() -> SuspendForm:
     """The posted suspend/restore choice, or a 422 naming what is wrong with it."""
-    form = SuspendForm()
+    return _valid(SuspendForm())
+
+
+def _valid(form):
+    """The posted console form, or a 422 naming what is wrong with it."""
     if not form.validate_on_submit():
         raise ValidationFailed({name: " ".join(messages) for name, messages in form.errors.items()})
     return form
@@ -40,15 +44,28 @@ def orgs():
     query = _listing()
     result = service.list_orgs(**query)
     counts = service.member_counts(result.items)
-    return render_page("admin/orgs.html", "admin/_orgs_table.html", result=result, counts=counts, query=query)
+    return render_page("admin/orgs.html", "admin/_orgs_table.html", result=result, counts=counts, query=query,
+                       js_allowed=service.custom_js_allowed(result.items))
 
 
 @bp.post("/orgs/<org_id>/suspend")
 @platform_required("platform.admin")
 def suspend_org(org_id: str):
     org = service.set_org_suspended(org_id, _suspend_form().suspended.data == "1", by=current_user)
-    answer = after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]))
+    answer = after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]),
+                          js_allowed=service.custom_js_allowed([org]))
     return toast(answer, f"{org.name} {_done(org.is_suspended)}.")
+
+
+@bp.post("/orgs/<org_id>/custom-js")
+@platform_required("platform.support")  # staff know the console exists: an agent is told no (403), others see a 404
+def custom_js(org_id: str):
+    """The super admin's switch for an org's custom JavaScript (the service refuses anyone else)."""
+    allowed = _valid(CustomJsForm()).allowed.data == "1"
+    org = service.set_org_custom_js(org_id, allowed, by=current_user)
+    answer = after_change(url_for("admin.orgs"), "admin/_org_row.html", o=org, counts=service.member_counts([org]),
+                          js_allowed=service.custom_js_allowed([org]))
+    return toast(answer, f"Custom JavaScript {'allowed' if allowed else 'turned off'} for {org.name}.")
 
 
 @bp.get("/users")

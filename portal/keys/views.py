@@ -15,6 +15,7 @@ from portal.keys.chart import usage_chart
 from portal.keys.forms import KeyForm, NewKeyForm, PolicyForm, RotateForm
 from portal.pagination import clamp
 from portal.tenancy import current_membership, current_org, org_required
+from portal.themes.optout import no_custom_code
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -69,6 +70,7 @@ def new(org_slug: str):
 
 
 @bp.post("/o/<org_slug>/keys")
+@no_custom_code
 @org_required("keys.create")
 def create(org_slug: str):
     form = NewKeyForm()
@@ -134,6 +136,7 @@ def update(org_slug: str, key_id: str):
 
 
 @bp.post("/o/<org_slug>/keys/<key_id>/rotate")
+@no_custom_code
 @org_required("keys.create")
 def rotate(org_slug: str, key_id: str):
     form = RotateForm()

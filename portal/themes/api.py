@@ -72,7 +72,8 @@ def _draft_out() -> dict:
     draft = service.draft(current_org)
     checks = [schemas.ContrastOut(pair=c.name, label=c.label, ratio=round(c.ratio, 2), required=c.required, passes=c.passes,
                                   suggestion=c.suggestion) for c in contrast.checks(draft.settings)]
-    return schemas.DraftOut(org=current_org.public_id, draft=draft.settings, custom_css=draft.custom_css, contrast=checks,
+    return schemas.DraftOut(org=current_org.public_id, draft=draft.settings, custom_css=draft.custom_css, custom_js=draft.custom_js,
+                            custom_js_allowed=draft.custom_js_allowed, contrast=checks,
                             published=_theme_out(service.published(current_org, _font_url))).model_dump(mode="json")
 
 
@@ -82,8 +83,8 @@ def _draft_out() -> dict:
 @org_required("org.settings")
 def put_theme(org_slug: str):
     body = parse_body(schemas.ThemeIn)
-    values = body.model_dump(exclude_unset=True, exclude={"custom_css", "publish"})
-    service.update_draft(current_org, values, custom_css=body.custom_css, by=current_user._get_current_object())
+    values = body.model_dump(exclude_unset=True, exclude={"custom_css", "custom_js", "publish"})
+    service.update_draft(current_org, values, custom_css=body.custom_css, custom_js=body.custom_js, by=current_user._get_current_object())
     if body.publish:
         service.publish(current_org, by=current_user._get_current_object())
     return jsonify(_draft_out())

@@ -10,6 +10,7 @@ from wtforms.validators import Optional
 from wtforms.widgets import NumberInput
 
 from portal.themes.css import MAX_BYTES
+from portal.themes.services.drafts import MAX_JS_BYTES
 from portal.themes.settings import ASSET_LABELS, COLOUR_FIELDS, COLOUR_LABELS, DEFAULTS, FONTS, MAX_RADIUS, PRESETS
 
 
@@ -21,6 +22,10 @@ class ThemeForm(FlaskForm):
                           description=f"0 for square corners, up to {MAX_RADIUS}.")
     custom_css = TextAreaField("Custom CSS", description=f"Up to {MAX_BYTES // 1024} KB. Checked by a CSS parser: no @import, "
                                "no outside url(), no scripts, no attribute selectors on form values.")
+    # Removed from the form (del form.custom_js) unless a super admin allowed the org custom JavaScript.
+    custom_js = TextAreaField("Custom JavaScript", description=f"Up to {MAX_JS_BYTES // 1024} KB, served as a file of its own "
+                              "on members' pages (never on login, password or new-key pages, nor this editor, nor to platform staff).",
+                              render_kw={"spellcheck": "false"})
 
     def values(self) -> dict:
         """The settings as the service takes them (every field, so the service names every bad one)."""

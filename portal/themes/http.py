@@ -9,9 +9,19 @@ YEAR = 365 * 24 * 3600
 
 def conditional_css(text: str, etag: str, *, immutable: bool, private: bool) -> Response:
     """text/css with an ETag; 304 when the browser holds it. A versioned URL is cached for a year, others revalidate."""
+    return conditional_text(text, "text/css", etag, immutable=immutable, private=private)
+
+
+def conditional_js(text: str, etag: str, *, immutable: bool) -> Response:
+    """An org's script: application/javascript, private to its members, with an ETag (cached as the stylesheet is)."""
+    return conditional_text(text, "application/javascript", etag, immutable=immutable, private=True)
+
+
+def conditional_text(text: str, mimetype: str, etag: str, *, immutable: bool, private: bool) -> Response:
+    """A theme file with an ETag and 304; a versioned URL is cached for a year, others revalidate; never sniffed."""
     scope = "private" if private else "public"
     cache = f"{scope}, max-age={YEAR}, immutable" if immutable else f"{scope}, no-cache"
-    response = Response(text, mimetype="text/css")
+    response = Response(text, mimetype=mimetype)
     response.set_etag(etag)
     response.headers.update({"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})
     return response.make_conditional(request)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
@@ -25,6 +26,7 @@ class ThemeVersion(PublicIdMixin, OrgScopedMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(10), nullable=False, default="publish")  # one of VERSION_KINDS
     settings: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     custom_css: Mapped[str] = mapped_column(Text, nullable=False, default="")  # as written; sanitized again when compiled
+    custom_js: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")  # served only while allowed
     reverted_from: Mapped[int | None] = mapped_column(Integer)  # the number of the version a revert copied
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -46,6 +48,9 @@ class Theme(OrgScopedMixin, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     draft: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     draft_css: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    draft_js: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    # Set by a super admin only (themes.service.set_custom_js_allowed, audit-logged): an org admin cannot turn it on.
+    custom_js_allowed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sa_false())
     published_version_id: Mapped[int | None] = mapped_column(ForeignKey("theme_version.id", ondelete="SET NULL"))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.themes.css import MAX_BYTES as MAX_CSS_BYTES
+from portal.themes.services.drafts import MAX_JS_BYTES
 from portal.themes.settings import FONTS, MAX_RADIUS
 
 # The shapes the service accepts, stated for the document. The service checks them itself so that one 422
@@ -32,6 +33,8 @@ class ThemeIn(BaseModel):
     logo_dark: str | None = Field(None, max_length=40)
     favicon: str | None = Field(None, max_length=40)
     custom_css: str = Field(None, json_schema_extra={"maxLength": MAX_CSS_BYTES}, description="Up to 50 KB; refused constructs are named with line and column")
+    custom_js: str = Field(None, json_schema_extra={"maxLength": MAX_JS_BYTES},
+                           description="Up to 50 KB; refused (422) unless a platform admin allowed the organization custom JavaScript")
     publish: bool = Field(False, description="Publish the draft once saved")
 
 
@@ -67,6 +70,8 @@ class DraftOut(BaseModel):
     org: str
     draft: dict
     custom_css: str
+    custom_js: str
+    custom_js_allowed: bool
     contrast: list[ContrastOut]
     published: ThemeOut
 

@@ -1,4 +1,5 @@
-"""Theme pages: the editor with its live preview, publish/revert/reset, uploads, import/export, and the stylesheet."""
+"""Theme pages: the editor with its live preview, publish/revert/reset, uploads, import/export, the stylesheet and
+the org's custom JavaScript (when a super admin allowed it)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import json
 from flask import Response, flash, g, render_template, request, session, url_for
 from flask_login import current_user
 
-from portal.errors import ServiceError, ValidationFailed
+from portal.errors import NotFound, ServiceError, ValidationFailed
 from portal.forms import apply_errors
 from portal.tenancy import branded_org, current_org, org_required
 from portal.themes import bp, contrast, service, settings
 from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, PublishForm, RevertForm, ThemeForm, VariantForm
-from portal.themes.http import conditional_css
+from portal.themes.http import conditional_css, conditional_js
+from portal.themes.optout import custom_code_refused, no_custom_code
 from portal.themes.stylesheet import build_preview
 from portal.themes.urls import css_path
 from portal.web import after_change, flash_error, render_page, wants_fragment
@@ -44,7 +46,7 @@ def remember_safe_mode():
 def theme_of_the_page():
     """`page_theme()` for layouts/base.html: the published theme on org pages, None on platform pages and in safe mode."""
     return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE)),
-            "brand_org": branded_org, "theme_css_url": _theme_css_url}
+            "brand_org": branded_org, "theme_css_url": _theme_css_url, "theme_js_url": theme_js_url}
 
 
 def _page_theme():
@@ -60,6 +62,27 @@ def _theme_css_url(theme) -> str:
     if g.get("org") is not None:
         return url_for("themes.stylesheet", org_slug=current_org.slug, v=theme.version)
     return f"{css_path(branded_org.public_id)}?v={theme.version}"
+
+
+def theme_js_url(theme) -> str | None:
+    """The org's script for this page, or None: only a member's own org page (g.org), never a platform staff
+    member's view, nor a page that opted out (@no_custom_code: secrets, passwords, login). `theme` is what
+    page_theme() gave, so safe mode and platform pages have none already; it carries a script only while allowed."""
+    if theme is None or not theme.script or g.get("org") is None or g.get("platform_staff") or custom_code_refused():
+        return None
+    if current_user.is_authenticated and current_user.platform_role:  # a super admin or agent who is also a member
+        return None
+    return url_for("themes.script", org_slug=current_org.slug, v=theme.version)
+
+
+@bp.get("/o/<org_slug>/theme.js")
+@org_required()
+def script(org_slug: str):
+    """The org's published custom JavaScript (404 when none, or not allowed); ?v=<version> is cached for a year."""
+    theme = service.published(current_org, _font_url)
+    if not theme.script:
+        raise NotFound()
+    return conditional_js(theme.script, theme.script_etag, immutable=request.args.get("v") == theme.version)
 
 
 @bp.get("/o/<org_slug>/theme.css")
@@ -85,6 +108,14 @@ def _preview_context(values: dict, errors: dict[str, str]) -> dict:
             "preview_css": url_for("themes.preview_css", org_slug=current_org.slug, **args)}
 
 
+def _theme_form(draft: service.Draft, **kwargs) -> ThemeForm:
+    """The editor's form; without its JavaScript field unless the org is allowed custom JavaScript."""
+    form = ThemeForm(**kwargs)
+    if not draft.custom_js_allowed:
+        del form.custom_js
+    return form
+
+
 def _editor_page(form: ThemeForm, status: int = 200):
     draft = service.draft(current_org)
     values, errors = settings.validate(form.values(), base=draft.settings) if form.is_submitted() else (draft.settings, {})
@@ -93,12 +124,13 @@ def _editor_page(form: ThemeForm, status: int = 200):
         "logos": service.asset_urls(current_org, draft.settings), "history": service.history(current_org, per_page=20),
         "logo_form": LogoForm(formdata=None), "import_form": ImportForm(formdata=None, prefix="theme_import"), "preset_form": PresetForm(formdata=None),
         "confirm": ConfirmForm(formdata=None),
-        "variant_labels": service.VARIANT_LABELS, **_preview_context(values, errors),
+        "variant_labels": service.VARIANT_LABELS, "js_off": service.JS_OFF, **_preview_context(values, errors),
     }
     return render_template("themes/editor.html", **context), status
 
 
 @bp.route("/o/<org_slug>/settings/theme", methods=["GET", "POST"])
+@no_custom_code  # a broken script must never lock its admin out of the page that fixes it
 @org_required("org.settings")
 def editor(org_slug: str):
     """The editor; as the admin types, htmx asks the same URL (GET, the form as a query) for the preview fragment."""
@@ -106,19 +138,20 @@ def editor(org_slug: str):
         form = ThemeForm(formdata=request.args, meta={"csrf": False})
         values, errors = settings.validate(form.values(), base=service.draft(current_org).settings)
         return render_template("themes/_preview.html", org=current_org, **_preview_context(values, errors))
+    draft = service.draft(current_org)
     if request.method == "POST":
-        form = ThemeForm()
+        form = _theme_form(draft)
         if form.validate_on_submit():
+            custom_js = (form.custom_js.data or "") if form.custom_js else None  # None: the draft's stays as it is
             try:
-                service.update_draft(current_org, form.values(), custom_css=form.custom_css.data or "", by=_me())
+                service.update_draft(current_org, form.values(), custom_css=form.custom_css.data or "", custom_js=custom_js, by=_me())
             except ServiceError as exc:
                 apply_errors(form, exc)
             else:
                 flash("Draft saved. Members see it once you publish.", "success")
                 return after_change(_editor_url())
         return _editor_page(form, 422)
-    draft = service.draft(current_org)
-    return _editor_page(ThemeForm(formdata=None, data={**draft.settings, "custom_css": draft.custom_css}))
+    return _editor_page(_theme_form(draft, formdata=None, data={**draft.settings, "custom_css": draft.custom_css, "custom_js": draft.custom_js}))
 
 
 @bp.get("/o/<org_slug>/settings/theme/preview.css")

@@ -12,7 +12,8 @@ from portal.keys.service import create_key
 from portal.models import utcnow
 from portal.notifications.models import Delivery, Notification
 from portal.orgs.models import Invitation, Membership
-from tests.factories import OrgFactory, member
+from portal.themes import service as themes
+from tests.factories import OrgFactory, UserFactory, member
 
 from .routes import World
 
@@ -34,6 +35,10 @@ def world(app) -> World:
     db.session.flush()
     delivery_a = Delivery(org_id=org_a.id, notification_id=notification_a.id, channel="email", to_address=member_a.email, status="failed")
     db.session.add(delivery_a)
+    # Org A's custom JavaScript, allowed by a super admin and published: /o/<slug>/theme.js is org A's own (issue 12).
+    themes.set_custom_js_allowed(org_a, True, by=UserFactory(platform_role="super_admin"))
+    themes.update_draft(org_a, {}, custom_js="window.brand = 'Acme Secret Labs';", by=admin_a)
+    themes.publish(org_a, by=admin_a)
     db.session.commit()
     org_b = OrgFactory(name="Bravo", slug="bravo")
     admin_b = member(org_b, "org_admin", email="mallory@bravo.test")

@@ -1,5 +1,5 @@
-"""The draft an org admin edits: settings and custom CSS, checked as a whole before anything is written;
-presets, and export and import as JSON."""
+"""The draft an org admin edits: settings, custom CSS and (where a super admin allowed it) custom JavaScript,
+checked as a whole before anything is written; presets, and export and import as JSON."""
 
 from __future__ import annotations
 
@@ -19,15 +19,19 @@ from portal.themes.urls import asset_path
 EXPORT_FORMAT = "vetrai-theme"
 EXPORT_VERSION = 1
 EXPORTED = (*settings.COLOUR_FIELDS, "font", "radius")  # uploaded files are the org's own: never exported
+MAX_JS_BYTES = 50 * 1024
+JS_OFF = "Custom JavaScript is off for this organization; a platform admin can turn it on."
 
 
 @dataclass(frozen=True)
 class Draft:
-    """What the editor shows: the draft's settings and CSS, and which version members see now."""
+    """What the editor shows: the draft's settings, CSS and JavaScript, and which version members see now."""
 
     settings: dict
     custom_css: str
     published_version_id: int | None
+    custom_js: str = ""
+    custom_js_allowed: bool = False
 
 
 def org_by_ref(ref: str) -> Organization:
@@ -59,7 +63,8 @@ def draft(org: Organization) -> Draft:
     theme = find_theme(org)
     if theme is None:
         return Draft(dict(settings.DEFAULTS), "", None)
-    return Draft({**settings.DEFAULTS, **theme.draft}, theme.draft_css, theme.published_version_id)
+    return Draft({**settings.DEFAULTS, **theme.draft}, theme.draft_css, theme.published_version_id, theme.draft_js,
+                 theme.custom_js_allowed)
 
 
 def asset_filenames(org: Organization) -> set[str]:
@@ -81,6 +86,17 @@ def check_css(org: Organization, text: str) -> str:
         raise ValidationFailed({"custom_css": " ".join(map(str, exc.problems))}, "The custom CSS was refused.") from exc
 
 
+def check_js(allowed: bool, text: str) -> None:
+    """ValidationFailed naming `custom_js` unless the org may have custom JavaScript and the text fits in 50 KB.
+
+    The text is not parsed: it runs as the org's own code, on its members' pages only (never on a page showing a
+    secret, nor to platform staff), which is what a super admin agreed to when allowing it."""
+    if not allowed:
+        raise ValidationFailed({"custom_js": JS_OFF}, JS_OFF)
+    if len(text.encode()) > MAX_JS_BYTES:
+        raise ValidationFailed({"custom_js": f"Custom JavaScript is {MAX_JS_BYTES // 1024} KB at most."})
+
+
 def _check_assets(org: Organization, clean: dict, errors: dict[str, str]) -> None:
     wanted = {clean[f] for f in settings.ASSET_FIELDS if clean.get(f)}
     found = set(db.session.scalars(scoped(ThemeAsset, org).with_only_columns(ThemeAsset.public_id).where(ThemeAsset.public_id.in_(wanted)))) if wanted else set()
@@ -89,22 +105,29 @@ def _check_assets(org: Organization, clean: dict, errors: dict[str, str]) -> Non
             errors[field] = "No such uploaded file in this organization."
 
 
-def update_draft(org: Organization, values: dict, *, custom_css: str | None = None, by: User | None = None) -> Draft:
-    """Change the draft: every field is checked first, and a refusal changes nothing (members see no draft)."""
+def update_draft(org: Organization, values: dict, *, custom_css: str | None = None, custom_js: str | None = None,
+                 by: User | None = None) -> Draft:
+    """Change the draft: every field is checked first, and a refusal changes nothing (members see no draft).
+
+    custom_js (None: unchanged) is refused unless a super admin allowed it for the org."""
     current = draft(org)
     clean, errors = settings.validate(values, base=current.settings)
     _check_assets(org, clean, errors)
-    if custom_css is not None:
-        try:
-            check_css(org, custom_css)
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
+    checks = [(custom_css, lambda: check_css(org, custom_css)), (custom_js, lambda: check_js(current.custom_js_allowed, custom_js))]
+    for text, check in checks:
+        if text is not None:
+            try:
+                check()
+            except ValidationFailed as exc:
+                errors.update(exc.fields)
     if errors:
         raise ValidationFailed(errors)
     theme = theme_for_update(org)
     theme.draft = clean  # a new dict: the JSON column sees the change
     if custom_css is not None:
         theme.draft_css = custom_css
+    if custom_js is not None:
+        theme.draft_js = custom_js
     theme.updated_by_id = by.id if by is not None else None
     db.session.flush()
     return draft(org)

@@ -1,8 +1,18 @@
 """The published theme as pages and the API read it: compiled once per process per version, then from memory.
 
-Pages read which version is published (one indexed row) and take the compiled theme from a small
-in-process cache keyed by (org, version), by their random public ids (row ids come back after a restore). Versions never change (ThemeVersion refuses updates), so
-an entry never goes stale: a publish is a new key, seen on the next page load by every process.
+Pages take the compiled theme from a small in-process cache keyed by (org, version), by their random public ids
+(row ids come back after a restore). Versions never change (ThemeVersion refuses updates), so an entry never goes
+stale: a publish is a new key, seen on the next page load by every process.
+
+Which version is published is read once per org *stamp* rather than once per page: a flush that moves the
+published version (publish, revert, reset) touches the org's row (`updated_at`, see _stamp_org_on_publish), which
+every org page loads anyway to check the membership. So
+(org, updated_at) -> version id is cached too, and a page with a theme sends no query of its own; the first
+page after a publish, in each process, sees a new stamp and reads the version again.
+
+The custom JavaScript switch rides on the same stamp (a super admin's change touches the org's row too), so the
+cached pointer is (version, allowed) and the compiled theme is keyed by both: it carries the version's script only
+while the org is allowed it.
 """
 
 from __future__ import annotations
@@ -12,8 +22,14 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import chain
+
+from flask import has_request_context
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
+from portal.models import utcnow
 from portal.orgs.models import Organization
 from portal.tenancy import scoped
 from portal.themes import css, settings
@@ -24,14 +40,41 @@ from portal.themes.stylesheet import build
 
 log = logging.getLogger(__name__)
 
-CACHE_SIZE = 512  # compiled themes kept per process (a few KB each)
-_cache: OrderedDict[tuple[str, str | None], CompiledTheme] = OrderedDict()
-_lock = threading.Lock()
+CACHE_SIZE = 512  # compiled themes (a few KB each), and as many org stamps, kept per process
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map (gunicorn threads share a process's caches)."""
+
+    def __init__(self, size: int):
+        self.size, self._data, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, default=None):
+        with self._lock:
+            if key not in self._data:
+                return default
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_compiled = _LRU(CACHE_SIZE)  # (org, version) -> CompiledTheme
+_versions = _LRU(CACHE_SIZE)  # (org, org's updated_at) -> (the published version's public id or None, JS allowed)
+_MISSING = object()
 
 
 @dataclass(frozen=True)
 class CompiledTheme:
-    """What a page needs of a published theme: its stylesheet and ETag, its logo and favicon URLs."""
+    """What a page needs of a published theme: its stylesheet and ETag, its logo and favicon URLs, its script."""
 
     org_public_id: str
     version: str | None  # the version's public id: the stylesheet URL's cache key
@@ -41,6 +84,8 @@ class CompiledTheme:
     css: str
     etag: str
     logos: dict  # logo_light, logo_dark, favicon → URL or None
+    script: str = ""  # the version's custom JavaScript, only while the org is allowed it ("" otherwise)
+    script_etag: str = ""
 
     @property
     def font_stylesheet(self) -> str | None:
@@ -54,23 +99,61 @@ def published_version(org: Organization) -> str | None:
     return db.session.scalar(query)
 
 
+def _pointer(org: Organization) -> tuple[str | None, bool]:
+    """The published version's public id (None: the platform's look) and whether custom JavaScript is allowed."""
+    query = (scoped(Theme, org).outerjoin(ThemeVersion, Theme.published_version_id == ThemeVersion.id)
+             .with_only_columns(ThemeVersion.public_id, Theme.custom_js_allowed))
+    row = db.session.execute(query).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
+
+
+def _pointer_cached(org: Organization) -> tuple[str | None, bool]:
+    """_pointer(org), read again only when the org's row changed (see the module's docstring).
+
+    Only while answering a request: its session is new, so the org's stamp was read by this request. A job, a
+    command or a test may hold an org loaded before a publish, whose old stamp would name the old version."""
+    if not has_request_context():
+        return _pointer(org)
+    stamp = (org.public_id, org.updated_at)
+    pointer = _versions.get(stamp, _MISSING)
+    if pointer is _MISSING:
+        pointer = _pointer(org)
+        _versions.put(stamp, pointer)
+    return pointer
+
+
+def _stamp_org_on_publish(session: Session, _flush_context, _instances) -> None:
+    """Before a flush that moves a theme's published version or its JavaScript switch: touch its org's row, in the
+    same transaction, so that every process's next page sees a new stamp and reads both again (publish, revert,
+    reset, the super admin's switch, or any other ORM write of them)."""
+    for obj in chain(session.new, session.dirty):
+        if isinstance(obj, Theme):
+            attrs = inspect(obj).attrs
+            if (attrs.published_version_id.history.has_changes() or attrs.published_version.history.has_changes()
+                    or attrs.custom_js_allowed.history.has_changes()):
+                org = session.get(Organization, obj.org_id)
+                if org is not None:
+                    org.updated_at = utcnow()
+
+
+def init_app(_app) -> None:
+    """Watch the flushes of the app's sessions (installed once per process: the session class is shared)."""
+    if not event.contains(db.session, "before_flush", _stamp_org_on_publish):
+        event.listen(db.session, "before_flush", _stamp_org_on_publish)
+
+
 def published(org: Organization, font_url=None) -> CompiledTheme:
     """The org's published theme, compiled (the platform's default when none); font_url(path) names static files."""
-    key = (org.public_id, published_version(org))
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    compiled = _compile(org, key[1], font_url)
-    with _lock:
-        _cache[key] = compiled
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    key = (org.public_id, *_pointer_cached(org))
+    hit = _compiled.get(key)
+    if hit is not None:
+        return hit
+    compiled = _compile(org, key[1], font_url, js_allowed=key[2])
+    _compiled.put(key, compiled)
     return compiled
 
 
-def _compile(org: Organization, version_id: str | None, font_url) -> CompiledTheme:
+def _compile(org: Organization, version_id: str | None, font_url, *, js_allowed: bool = False) -> CompiledTheme:
     version = db.session.scalar(scoped(ThemeVersion, org).where(ThemeVersion.public_id == version_id)) if version_id else None
     values = {**settings.DEFAULTS, **(version.settings if version else {})}
     is_default = version is None or version.kind == "reset"
@@ -83,14 +166,16 @@ def _compile(org: Organization, version_id: str | None, font_url) -> CompiledThe
     stylesheet_path = settings.FONTS[values["font"]].stylesheet
     label = f"VetrAI theme {org.public_id} v{version.number}" if version else f"VetrAI default theme for {org.public_id}"
     text = build(values, custom, font_url=font_url(stylesheet_path) if (font_url and stylesheet_path) else None, label=label)
+    script = version.custom_js if (js_allowed and version is not None) else ""
     return CompiledTheme(
         org_public_id=org.public_id, version=version.public_id if version else None,
         number=version.number if version else None, is_default=is_default, settings=values, css=text,
         etag=hashlib.sha256(text.encode()).hexdigest()[:32], logos=asset_urls(org, values),
+        script=script, script_etag=hashlib.sha256(script.encode()).hexdigest()[:32] if script else "",
     )
 
 
 def clear_cache() -> None:
     """Forget every compiled theme (tests; versions never change, so nothing else needs it)."""
-    with _lock:
-        _cache.clear()
+    _compiled.clear()
+    _versions.clear()

@@ -18,11 +18,11 @@ from portal.themes.services.drafts import check_css, theme_for_update
 
 
 def _new_version(org: Organization, theme: Theme, kind: str, values: dict, custom_css: str, by: User | None,
-                 reverted_from: int | None = None) -> ThemeVersion:
+                 reverted_from: int | None = None, custom_js: str = "") -> ThemeVersion:
     """A new version, made the one members see; the caller holds the theme row's lock (theme_for_update)."""
     last = db.session.scalar(scoped(ThemeVersion, org).with_only_columns(func.max(ThemeVersion.number)))
     version = ThemeVersion(org_id=org.id, number=(last or 0) + 1, kind=kind, settings=dict(values), custom_css=custom_css,
-                           reverted_from=reverted_from, created_by_id=by.id if by is not None else None)
+                           custom_js=custom_js, reverted_from=reverted_from, created_by_id=by.id if by is not None else None)
     db.session.add(version)
     db.session.flush()
     theme.published_version_id = version.id
@@ -35,7 +35,8 @@ def publish(org: Organization, *, by: User | None = None) -> ThemeVersion:
     """Make the draft what every member sees, as a new version."""
     theme = theme_for_update(org)
     check_css(org, theme.draft_css)  # checked when saved; checked again in case an upload it used is gone
-    version = _new_version(org, theme, "publish", {**settings.DEFAULTS, **theme.draft}, theme.draft_css, by)
+    # The draft's JavaScript goes into the version as written; it is served only while the org is allowed it.
+    version = _new_version(org, theme, "publish", {**settings.DEFAULTS, **theme.draft}, theme.draft_css, by, custom_js=theme.draft_js)
     record("theme.published", org=org, actor=by, target=version.public_id, data={"number": version.number})
     return version
 
@@ -44,8 +45,8 @@ def revert(org: Organization, version_id: str, *, by: User | None = None) -> The
     """Publish an older version again (as a new version, copying it), and make it the draft."""
     old = get_scoped_or_404(ThemeVersion, org, version_id)
     theme = theme_for_update(org)
-    version = _new_version(org, theme, "revert", old.settings, old.custom_css, by, reverted_from=old.number)
-    theme.draft, theme.draft_css = dict(old.settings), old.custom_css
+    version = _new_version(org, theme, "revert", old.settings, old.custom_css, by, reverted_from=old.number, custom_js=old.custom_js)
+    theme.draft, theme.draft_css, theme.draft_js = dict(old.settings), old.custom_css, old.custom_js
     db.session.flush()
     record("theme.reverted", org=org, actor=by, target=version.public_id, data={"number": version.number, "from": old.number})
     return version
@@ -55,7 +56,7 @@ def reset(org: Organization, *, by: User | None = None) -> ThemeVersion:
     """Back to the platform's look, for members and in the draft (history keeps every version)."""
     theme = theme_for_update(org)
     version = _new_version(org, theme, "reset", settings.DEFAULTS, "", by)
-    theme.draft, theme.draft_css = dict(settings.DEFAULTS), ""
+    theme.draft, theme.draft_css, theme.draft_js = dict(settings.DEFAULTS), "", ""
     db.session.flush()
     record("theme.reset", org=org, actor=by, target=version.public_id, data={"number": version.number})
     return version
