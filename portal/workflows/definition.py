@@ -82,6 +82,121 @@ CONFIG_SCHEMAS: dict[str, dict] = {
     },
 }
 
+# How the editor shows each config property (the schema says its kind): label, widget where the kind alone
+# does not tell (a long text, "key: value" lines), a hint. Templates are hinted with the variables they may use.
+FIELD_UI: dict[str, dict[str, dict]] = {
+    "transform": {"set": {"label": "Set", "hint": "One line per key: key: template (e.g. greeting: Hello, {{ input.name }}!)."}},
+    "llm": {
+        "prompt": {"label": "Prompt", "widget": "textarea", "template": True},
+        "system": {"label": "System message", "widget": "textarea", "template": True},
+        "temperature": {"label": "Temperature", "hint": "0 (focused) to 2 (varied)."},
+        "output_key": {"label": "Output key", "hint": "The state key the answer goes to: later nodes read {{ state.<key> }}."},
+    },
+    "http": {
+        "method": {"label": "Method"},
+        "url": {"label": "URL", "template": True},
+        "headers": {"label": "Headers", "hint": "One per line: Name: value."},
+        "body": {"label": "Body", "widget": "textarea", "template": True},
+        "timeout": {"label": "Timeout (seconds)"},
+        "output_key": {"label": "Output key", "hint": "The state key the response goes to: later nodes read {{ state.<key> }}."},
+    },
+    "condition": {"expression": {"label": "Expression", "hint": "Its value picks the branch (an edge's \"when\"), e.g. 'high' if input.score >= 5 else 'low'.",
+                                 "template": True}},
+    "approval": {"message": {"label": "Message", "widget": "textarea", "template": True},
+                 "approvers": {"label": "Who may approve", "choices": list(APPROVERS.items())}},
+    "notify": {"title": {"label": "Title", "template": True}, "body": {"label": "Body", "widget": "textarea", "template": True}},
+}
+_RETRY_UI = {"retry.attempts": {"label": "Retry attempts"}, "retry.backoff": {"label": "Retry backoff (seconds)"}}
+
+
+def config_fields(node_type: str) -> list[dict]:
+    """The editor's fields for a node type, generated from its config schema: name (a dotted config path), label,
+    kind (text, textarea, number, integer, select, pairs), choices, hint, required, template."""
+    schema = CONFIG_SCHEMAS.get(node_type) or {}
+    ui = FIELD_UI.get(node_type, {}) | _RETRY_UI
+    fields: list[dict] = []
+
+    def add(name: str, prop: dict, required: bool) -> None:
+        if "properties" in prop:  # a fixed sub-object (retry): one field per property
+            for sub, sub_prop in prop["properties"].items():
+                add(f"{name}.{sub}", sub_prop, False)
+            return
+        hints = ui.get(name, {})
+        if "choices" in hints:
+            kind, choices = "select", hints["choices"]
+        elif "enum" in prop:
+            kind, choices = "select", [(v, v) for v in prop["enum"]]
+        elif prop.get("type") == "object":
+            kind, choices = "pairs", []
+        elif prop.get("type") in ("number", "integer"):
+            kind, choices = prop["type"], []
+        else:
+            kind, choices = hints.get("widget", "text"), []
+        fields.append({"name": name, "label": hints.get("label", name.replace("_", " ").capitalize()), "kind": kind, "choices": choices,
+                       "hint": hints.get("hint", ""), "required": required, "template": hints.get("template", False) or kind == "pairs",
+                       "minimum": prop.get("minimum"), "maximum": prop.get("maximum")})
+
+    for name, prop in (schema.get("properties") or {}).items():
+        add(name, prop, name in (schema.get("required") or []))
+    return fields
+
+
+def state_variables(definition: dict) -> list[str]:
+    """What a node's templates may use, {{ name }} style: the input's fields and the state keys nodes write."""
+    names: list[str] = []
+    schema = definition.get("input_schema") if isinstance(definition, dict) else None
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    names += [f"input.{k}" for k in props or {}] or ["input"]
+    for node in definition.get("nodes") or [] if isinstance(definition, dict) else []:
+        if not isinstance(node, dict):
+            continue
+        config = node.get("config") if isinstance(node.get("config"), dict) else {}
+        if node.get("type") == "transform" and isinstance(config.get("set"), dict):
+            names += [f"state.{k}" for k in config["set"]]
+        elif node.get("type") in ("llm", "http") and isinstance(config.get("output_key"), str):
+            names.append(f"state.{config['output_key']}")
+        elif node.get("type") in ("condition", "approval") and isinstance(node.get("id"), str):
+            names.append(f"state.{node['id']}")
+    return list(dict.fromkeys(names))
+
+
+def _label(node_type: str, path: str) -> str:
+    """A config path's field label ("Headers", "Retry attempts"), for messages in words."""
+    for f in config_fields(node_type):
+        if path == f["name"] or path.startswith(f["name"] + "."):
+            return f["label"]
+    return path or "The config"
+
+
+def _config_problem(node_type: str, err: jsonschema.ValidationError) -> tuple[str, str]:
+    """(config path, sentence) for a schema error in a node's config, said in words at the field it concerns."""
+    path = ".".join(str(p) for p in err.absolute_path)
+    kind, value = err.validator, err.validator_value
+    if kind == "required":
+        missing = next((r for r in value if isinstance(err.instance, dict) and r not in err.instance), "")
+        where = f"{path}.{missing}" if path else missing
+        return where, f"{_label(node_type, where)} is required."
+    if kind == "additionalProperties" and isinstance(err.instance, dict):
+        known = (CONFIG_SCHEMAS[node_type].get("properties") or {}) if not path else {}
+        extra = ", ".join(sorted(k for k in err.instance if k not in known)) if not path else ""
+        return path, (f"Unknown setting {extra}; a {node_type} node takes: {', '.join(known)}." if extra
+                      else f"{_label(node_type, path)} has a setting it does not take.")
+    label = _label(node_type, path)
+    sentences = {
+        "minLength": f"{label} cannot be empty.",
+        "maxLength": f"{label} can be at most {value} characters.",
+        "minimum": f"{label} must be {value} or more.",
+        "exclusiveMinimum": f"{label} must be more than {value}.",
+        "maximum": f"{label} must be {value} or less.",
+        "enum": f"{label} must be one of: {', '.join(map(str, value)) if isinstance(value, list) else value}.",
+        "minProperties": f"{label}: add at least one line.",
+    }
+    if kind == "type":
+        kinds = {"string": "text", "number": "a number", "integer": "a whole number", "object": "a list of key: value lines"}
+        return path, f"{label} must be {' or '.join(kinds.get(v, v) for v in (value if isinstance(value, list) else [value]))}."
+    return path, sentences.get(kind, f"{label}: {err.message}")
+
+
 DEFINITION_SCHEMA = {
     "type": "object",
     "properties": {
@@ -166,8 +281,8 @@ def validate(definition: Any) -> dict[str, str]:
             problems[f"nodes.{i}.type"] = f"Unknown type {ntype!r}; use one of: {', '.join(NODE_TYPES)}."
             continue
         for err in jsonschema.Draft202012Validator(CONFIG_SCHEMAS[ntype]).iter_errors(config):
-            path = ".".join(str(p) for p in err.absolute_path)
-            problems.setdefault(f"nodes.{i}.config" + (f".{path}" if path else ""), err.message)
+            path, sentence = _config_problem(ntype, err)
+            problems.setdefault(f"nodes.{i}.config" + (f".{path}" if path else ""), sentence)
         for path, source in _template_fields(ntype, config):
             if not isinstance(source, str):
                 continue

@@ -12,24 +12,47 @@ from flask import request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.form import BaseForm
+from wtforms.validators import ValidationError
 
 from portal.errors import ValidationFailed
+from portal.workflows.definition import CONFIG_SCHEMAS, config_fields
 from portal.workflows.models import PRIORITIES
 
 CHECKED_VALUES_FALSE = ("", "0", "false", "off")
 
 
+# The JSON parser's messages, said in words (the parser's own read "Expecting ',' delimiter: line 1 column 5").
+_JSON_WORDS = {
+    "Expecting ',' delimiter": "a comma is missing between two items, or a closing } or ] is missing",
+    "Expecting ':' delimiter": "a colon is missing after a key",
+    "Expecting property name enclosed in double quotes": "a key must be in double quotes (\"key\"), and a comma may not come before } or ]",
+    "Expecting value": "a value is missing or not JSON (text needs double quotes; write true, false and null in lower case)",
+    "Unterminated string starting at": "a text is not closed: a double quote is missing",
+    "Extra data": "there is more after the end of the JSON (one object only)",
+    "Invalid control character at": "a line break or tab is inside a text (write \\n or \\t)",
+    "Invalid \\escape": "a backslash is not a valid escape (write \\\\ for a backslash)",
+}
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """Why text is not JSON, in words, with where: "Not JSON: on line 3, column 7, a colon is missing after a key."."""
+    words = next((w for prefix, w in _JSON_WORDS.items() if exc.msg.startswith(prefix)), exc.msg)
+    line = exc.doc.splitlines()[exc.lineno - 1].strip() if exc.doc.strip() and exc.lineno <= len(exc.doc.splitlines()) else ""
+    near = f" (near “{line[:60]}”)" if line else ""
+    return f"Not JSON: on line {exc.lineno}, column {exc.colno}, {words}{near}."
+
+
 class JSONField(TextAreaField):
-    """A textarea of JSON: `.data` is the parsed value (None when empty); text that is not JSON is a field error."""
+    """A textarea of JSON: `.data` is the parsed value (None when empty); text that is not JSON is a field error, in words."""
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
             return
         try:
             self.data = json.loads(valuelist[0])
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             self.data = None
-            raise ValueError(f"Not JSON: {exc}") from exc
+            raise ValueError(json_problem(exc)) from exc
 
     def _value(self) -> str:
         if self.raw_data:
@@ -79,21 +102,112 @@ class ImportForm(FlaskForm):
     definition = JSONField("Definition")
 
 
+CONFIG_PREFIX = "cfg."  # a node's config fields are posted as cfg.<config path>
+EXTRA = "_extra"  # config keys the fields don't cover (an imported definition's), kept as they were
+
+
+def field_values(node_type: str, config: Any) -> dict[str, str]:
+    """A node's config as its editor fields show it (field name → text); "key: value" lines for a mapping."""
+    config = config if isinstance(config, dict) else {}
+    values: dict[str, str] = {}
+    covered: set[str] = set()
+    for f in config_fields(node_type):
+        top, _, sub = f["name"].partition(".")
+        covered.add(top)
+        value = config.get(top)
+        if sub:
+            value = value.get(sub) if isinstance(value, dict) else None
+        if value is None:
+            values[f["name"]] = ""
+        elif f["kind"] == "pairs" and isinstance(value, dict):
+            values[f["name"]] = "\n".join(f"{k}: {v}" for k, v in value.items())
+        else:
+            values[f["name"]] = value if isinstance(value, str) else json.dumps(value)
+    extra = {k: v for k, v in config.items() if k not in covered}
+    values[EXTRA] = json.dumps(extra) if extra else ""
+    return values
+
+
+def _pairs(label: str, text: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, colon, value = line.partition(":")
+        if not colon or not key.strip():
+            why = "has no colon" if not colon else "has no name before its colon"
+            raise ValueError(f"{label}, line {number}: write it as name: value (“{line.strip()[:40]}” {why}).")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _number(f: dict, text: str) -> float | int:
+    try:
+        return int(text) if f["kind"] == "integer" or text.lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise ValueError(f"{f['label']} must be {'a whole number' if f['kind'] == 'integer' else 'a number'}.") from None
+
+
+def config_from_fields(node_type: str, formdata) -> dict:
+    """A node's config from its posted fields (empty fields left out); a ValidationFailed naming each field that
+    does not parse (the definition's validator says what a parsed config still lacks)."""
+    config: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for f in config_fields(node_type):
+        text = (formdata.get(CONFIG_PREFIX + f["name"]) or "").replace("\r\n", "\n")
+        if not text.strip():
+            continue
+        try:
+            value: Any = _pairs(f["label"], text) if f["kind"] == "pairs" else _number(f, text.strip()) if f["kind"] in ("number", "integer") else text
+        except ValueError as exc:
+            problems[CONFIG_PREFIX + f["name"]] = str(exc)
+            continue
+        if f["kind"] == "pairs" and not value:
+            continue
+        top, _, sub = f["name"].partition(".")
+        if sub:
+            config.setdefault(top, {})[sub] = value
+        else:
+            config[top] = value
+    if problems:
+        raise ValidationFailed(problems, "Some of the node's fields need attention.")
+    try:
+        extra = json.loads(formdata.get(CONFIG_PREFIX + EXTRA) or "{}")
+    except ValueError:
+        extra = {}
+    return (extra if isinstance(extra, dict) else {}) | config
+
+
 class EditForm(FlaskForm):
-    """One editor change (the service applies it): add_node, edit_node, remove_node, add_edge, remove_edge."""
+    """One editor change (the service applies it): add_node, edit_node, remove_node, add_edge, remove_edge.
+    A node's config comes from its type's fields (cfg.*), or as JSON in `config` (the advanced editor)."""
 
     change = StringField()
     id = StringField("Id")
     type = StringField("Type")
-    config = TextAreaField("Config (JSON)")  # the service parses it, and names it when it is not JSON
+    config = TextAreaField("Config (JSON)")
     from_ = StringField("From", name="from")
     to = StringField("To")
     when = StringField("When")
     index = IntegerField()
 
+    def validate_config(self, field) -> None:
+        """JSON typed in the advanced editor must be an object; what is wrong is said in words."""
+        if not (field.data or "").strip():
+            return
+        try:
+            value = json.loads(field.data)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(json_problem(exc)) from exc
+        if not isinstance(value, dict):
+            raise ValidationError('The config must be a JSON object: {"key": value, ...}.')
+
     def change_data(self) -> dict:
-        """The change's values, as edit_definition takes them."""
-        return {"id": self.id.data, "type": self.type.data, "config": self.config.data, "from": self.from_.data, "to": self.to.data,
+        """The change's values, as edit_definition takes them (the config as JSON text)."""
+        config = self.config.data
+        if not self.config.raw_data and self.change.data in ("add_node", "edit_node"):
+            config = json.dumps(config_from_fields(self.type.data or "transform", request.form))
+        return {"id": self.id.data, "type": self.type.data, "config": config, "from": self.from_.data, "to": self.to.data,
                 "when": self.when.data, "index": self.index.data}
 
 
@@ -153,3 +267,34 @@ class HostForm(FlaskForm):
 
     host = StringField("Host", render_kw={"placeholder": "llm.internal:8000"})
     remove = StringField()
+
+
+def node_editors(definition: dict, problems: dict[str, str], edited: str | None = None, errors: dict | None = None) -> list[dict]:
+    """Each node's editor: its type's fields with their values and messages in words (a refused save's for the
+    node `edited`, with what was typed; else the saved version's problems), its other problems and its branches."""
+    editors = []
+    for i, node in enumerate(definition.get("nodes") or []):
+        if not isinstance(node, dict):
+            continue
+        ntype, base = node.get("type"), f"nodes.{i}.config"
+        fields = config_fields(ntype) if ntype in CONFIG_SCHEMAS else []
+        refused = edited is not None and node.get("id") == edited and errors is not None
+        as_json = refused and "config" in request.form  # refused in the advanced editor: its text is kept there
+        values = ({f["name"]: request.form.get(CONFIG_PREFIX + f["name"], "") for f in fields} | {EXTRA: request.form.get(CONFIG_PREFIX + EXTRA, "")}
+                  if refused and not as_json else field_values(ntype, node.get("config")))
+        messages: dict[str, str] = {}
+        for f in fields:
+            if refused and errors.get(CONFIG_PREFIX + f["name"]):
+                messages[f["name"]] = errors[CONFIG_PREFIX + f["name"]]
+            else:
+                found = [m for k, m in problems.items() if k == f"{base}.{f['name']}" or k.startswith(f"{base}.{f['name']}.")]
+                if found:
+                    messages[f["name"]] = " ".join(dict.fromkeys(found))
+        claimed = {k for k in problems for f in fields if k == f"{base}.{f['name']}" or k.startswith(f"{base}.{f['name']}.")}
+        others = [m for k, m in problems.items() if k not in claimed and (k == f"nodes.{i}" or k.startswith(f"nodes.{i}."))]
+        branches = [(e.get("when") or "(any other value)", e.get("to")) for e in definition.get("edges") or []
+                    if isinstance(e, dict) and e.get("from") == node.get("id")] if ntype == "condition" else []
+        editors.append({"node": node, "index": i, "fields": fields, "values": values, "messages": messages, "others": others,
+                        "branches": branches, "config_json": request.form["config"] if as_json else json.dumps(node.get("config") or {}, indent=2),
+                        "json_error": errors.get("config") if as_json else None})
+    return editors

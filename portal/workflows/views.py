@@ -16,20 +16,25 @@ from portal.themes.optout import no_custom_code
 from portal.uow import refused
 from portal.web import after_change, flash_error, render_page, wants_fragment
 from portal.workflows import bp, forms, service
-from portal.workflows.definition import NODE_TYPES, STARTERS, validate
+from portal.workflows.definition import NODE_TYPES, STARTERS, state_variables, validate
 from portal.workflows.diagram import layout, node_states
 
 
-def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = None) -> dict:
+def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = None, import_error: str | None = None) -> dict:
     version = service.latest(wf)
     definition = version.definition
+    problems = validate(definition)
+    # a refused node save: its messages go on that node's fields, with what was typed kept there
+    edited = request.form.get("id") if errors is not None and request.form.get("change") == "edit_node" else None
     return {
-        "org": current_org, "wf": wf, "version": version, "definition": definition, "problems": validate(definition),
+        "org": current_org, "wf": wf, "version": version, "definition": definition, "problems": problems,
         "diagram": layout(definition), "node_types": NODE_TYPES, "errors": errors or {},
         # a refused run form: its field messages, and what was typed (kept in the fields)
         "run_errors": run_errors or {}, "run_values": request.form if run_errors else {},
-        "definition_json": json.dumps(definition, indent=2), "input_fields": forms.input_fields(definition),
-        "node_configs": {n.get("id"): json.dumps(n.get("config") or {}) for n in definition.get("nodes") or [] if isinstance(n, dict)},
+        # a refused import keeps its text, with what is wrong said at the box
+        "definition_json": request.form.get("definition", "") if import_error else json.dumps(definition, indent=2), "import_error": import_error,
+        "input_fields": forms.input_fields(definition),
+        "node_editors": forms.node_editors(definition, problems, edited, errors), "state_variables": state_variables(definition),
         "runs": service.list_runs(current_org, wf, limit=10),
     }
 
@@ -85,6 +90,10 @@ def edit(org_slug: str, workflow_id: str):
         if not wants_fragment():
             flash_error(exc)
             return redirect(show_url, 303)
+        fields = exc.fields if exc.fields_are_messages else {}
+        if fields and all(k.startswith(forms.CONFIG_PREFIX) or k == "config" for k in fields):
+            refused(exc)  # said at the node's fields, not in the list at the top
+            return render_template("workflows/_editor.html", **_editor_context(wf, dict(fields))), 422
         apply_errors(form, exc)
         return render_template("workflows/_editor.html", **_editor_context(wf, _errors_of(form))), 422
     return after_change(show_url, "workflows/_editor.html", **_editor_context(wf))
@@ -93,15 +102,24 @@ def edit(org_slug: str, workflow_id: str):
 @bp.post("/o/<org_slug>/workflows/<workflow_id>/import")
 @org_required("workflows.edit")
 def import_json(org_slug: str, workflow_id: str):
-    service.get_workflow(current_org, workflow_id)  # another org's workflow is a 404 before anything else
+    wf = service.get_workflow(current_org, workflow_id)  # another org's workflow is a 404 before anything else
     form = forms.ImportForm()
+    show_url = url_for("workflows.show", org_slug=org_slug, workflow_id=workflow_id)
     try:
         forms.parsed(form)
+        if form.definition.data is None:
+            raise ValidationFailed({"definition": "Paste a workflow definition (JSON) first."})
         service.new_version(current_org, workflow_id, form.definition.data, current_user, strict=False)
-        flash("Saved as a new version.", "success")
     except ServiceError as exc:
-        flash_error(exc)
-    return redirect(url_for("workflows.show", org_slug=org_slug, workflow_id=workflow_id), 303)
+        if not wants_fragment():  # without htmx: said in a flash
+            flash_error(exc)
+            return redirect(show_url, 303)
+        # htmx: the editor again, the pasted text kept in the box and what is wrong said there
+        refused(exc)
+        fields = exc.fields if exc.fields_are_messages else {}
+        return render_template("workflows/_editor.html", **_editor_context(wf, import_error=" ".join(dict.fromkeys(fields.values())) or exc.message)), 422
+    flash("Saved as a new version.", "success")
+    return after_change(show_url)
 
 
 @bp.get("/o/<org_slug>/workflows/<workflow_id>/export")

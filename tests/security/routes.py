@@ -259,10 +259,19 @@ def _operation_body(rule):
     return None
 
 
+# GET routes that need query arguments to answer 200 (the control walk opens every GET route as org A's admin).
+REQUIRED_QUERY = {
+    "api.preview_subscription_change": "plan=pro&interval=month",
+}
+
+
 def build_path(rule, values: dict[str, str]) -> str:
-    """The URL of rule; values[ORG_QUERY], when present, goes in the query string (?org=<slug>)."""
+    """The URL of rule; values[ORG_QUERY], when present, goes in the query string (?org=<slug>), with any
+    REQUIRED_QUERY of the route."""
     path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", lambda m: quote(values[m.group(1)], safe="/"), rule.rule)
-    return f"{path}?{ORG_QUERY}={quote(values[ORG_QUERY])}" if values.get(ORG_QUERY) else path
+    query = "&".join(q for q in (f"{ORG_QUERY}={quote(values[ORG_QUERY])}" if values.get(ORG_QUERY) else "",
+                                 REQUIRED_QUERY.get(rule.endpoint, "")) if q)
+    return f"{path}?{query}" if query else path
 
 
 def values_for(world: World, rule, app=None, **overrides) -> dict[str, str]:
