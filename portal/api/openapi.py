@@ -26,15 +26,17 @@ STATUS_TEXT = {
     404: "Not found: `not_found` (no such object, or another organization's: never a 403).",
     409: "Conflict with the object's state: `conflict` and the operation's own codes.",
     413: "Payload too large: `payload_too_large`.",
+    414: "URI too long: `uri_too_long` (the URL, query included, is over 4096 bytes).",
     415: "Unsupported media type: `unsupported_media_type` (send application/json).",
     422: "Validation failed: `validation_failed`, with `fields` naming each bad field or parameter.",
     502: "The payment provider could not be reached or refused the call: `payment_provider_error`; try again.",
     429: "Rate limited: `rate_limited`; wait for the seconds in `Retry-After`.",
 }
 # Every authenticated /api/v1 operation may answer these: a bad or missing key, a scope or role that
-# doesn't allow it, an unknown organization, a path or query value that isn't storable text, the rate limit.
-ALWAYS = (400, 401, 403, 404, 422, 429)
-PUBLIC = (404, 422, 429)
+# doesn't allow it, an unknown organization, a path or query value that isn't storable text, a URL over the
+# length limit, the rate limit.
+ALWAYS = (400, 401, 403, 404, 414, 422, 429)
+PUBLIC = (404, 414, 422, 429)
 BODY = (400, 413, 415, 422)
 
 RATE_HEADERS = {
