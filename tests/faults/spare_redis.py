@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.conftest import free_port
+from tests.conftest import free_port, service_missing
 
 
 class SpareRedis:
@@ -60,7 +60,7 @@ class SpareRedis:
 def spare_redis() -> Iterator[SpareRedis]:
     """A running redis-server of this test's own."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        service_missing("redis-server", "install Debian's redis-server package (CI starts one from it)")
     server = SpareRedis(free_port())
     server.start()
     yield server

@@ -67,9 +67,8 @@ def test_a_reconciler_still_running_is_not_started_again_so_no_copies_pile_up(ap
     assert scheduler.wait(10) and RUNS == ["slow", "slow"]
 
 
+@pytest.mark.postgres_only  # the in-process runner is one process: there is no other scheduler to take over
 def test_when_the_scheduling_process_dies_another_takes_over_within_two_intervals(app, test_jobs):
-    if app.backend == "sqlite":
-        pytest.skip("one process with the in-process runner: there is no other scheduler to take over")
     first, second = (Scheduler(app, no_queue, jobs={quick_reconciler: 5}) for _ in range(2))
     base = fresh_time()
     ran_by: dict[int, list[str]] = {}
