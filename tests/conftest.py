@@ -89,7 +89,7 @@ class Mailbox:
             if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"expected {count} message(s) to {address}, got {len(self.to(address))}")
+        raise AssertionError(f"expected {count} message(s) to {address}, got {len(self.to(address))}\n{_mail_diagnosis()}")
 
     @staticmethod
     def text_of(msg) -> str:
@@ -103,6 +103,26 @@ class Mailbox:
             if path_fragment in url:
                 return "/" + url.split("/", 3)[3]
         raise AssertionError(f"no link with {path_fragment!r} in: {self.text_of(msg)}")
+
+
+def _mail_diagnosis() -> str:
+    """What the email deliveries in the database say and the worker's last log lines: why a message is missing."""
+    from flask import has_app_context
+
+    lines = []
+    if has_app_context():
+        from sqlalchemy import select
+
+        from portal.extensions import db
+        from portal.notifications.models import Delivery
+
+        db.session.rollback()  # read what the app and its worker committed
+        for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email")):
+            lines.append(f"delivery {d.id} to {d.to_address}: {d.status}, {d.attempts} attempt(s), {d.last_error or ''}")
+    logs = sorted(ARTIFACTS.glob(f"worker-{os.getpid()}.log"))
+    if logs:
+        lines += ["worker log, last lines:", *logs[0].read_text(errors="replace").splitlines()[-25:]]
+    return "\n".join(lines) or "no email deliveries recorded"
 
 
 def free_port() -> int:

@@ -273,6 +273,7 @@ class RedisLimiter:
         self._usage = UsageBuffer()
         self._pusher_pid: int | None = None
         self._pusher_lock = threading.Lock()
+        self._closed = threading.Event()
         self._local = threading.local()
         self._leases: dict[str, _Lease] = {}
         self._lease_lock = threading.Lock()
@@ -361,6 +362,12 @@ class RedisLimiter:
                     threading.Thread(target=self._push_loop, name="usage-push", daemon=True).start()
                     atexit.register(self._push_at_exit)  # a process that stops cleanly keeps its last second
 
+    def close(self) -> None:
+        """Push what this process still holds (if Redis answers) and stop its pusher thread: a limiter put out of use."""
+        self._closed.set()
+        atexit.unregister(self._push_at_exit)
+        self._push_at_exit()
+
     def _push_at_exit(self) -> None:
         try:
             self.push()
@@ -369,8 +376,7 @@ class RedisLimiter:
 
     def _push_loop(self) -> None:
         warned = 0.0
-        while True:
-            time.sleep(PUSH_INTERVAL)
+        while not self._closed.wait(PUSH_INTERVAL):
             try:
                 self.push()
             except Exception:  # noqa: BLE001 - Redis down: the counts wait in memory for the next try

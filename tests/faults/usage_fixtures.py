@@ -26,6 +26,7 @@ def spare_limiter(app, spare_redis: SpareRedis) -> Iterator[RedisLimiter]:  # no
     runtime.limiter = RedisLimiter(spare_redis.url, NAMESPACE)
     runtime.cache.clear()
     yield runtime.limiter
+    runtime.limiter.close()  # its pusher would retry the stopped spare server for the rest of the run
     runtime.limiter = saved
     runtime.cache.clear()
 
