@@ -42,7 +42,7 @@ def _theme_out(theme: service.CompiledTheme) -> dict:
     return schemas.ThemeOut(
         org=theme.org_public_id, version=theme.version, number=theme.number, is_default=theme.is_default,
         colours={k: values[k] for k in settings.COLOUR_FIELDS}, font=values["font"], font_stack=settings.FONTS[values["font"]].stack,
-        radius=values["radius"], logos=theme.logos, css_url=css_path(theme.org_public_id) + (f"?v={theme.version}" if theme.version else ""),
+        radius=values["radius"], logos=theme.logos, css_url=css_path(theme.org_public_id) + (f"?v={theme.etag}" if theme.version else ""),
     ).model_dump(mode="json")
 
 
@@ -55,7 +55,7 @@ def get_theme(org_id: str):
        errors=(304,))
 def theme_css(org_id: str):
     theme = service.published(service.org_by_ref(org_id), _font_url)
-    return conditional_css(theme.css, theme.etag, immutable=theme.version is not None and request.args.get("v") == theme.version,
+    return conditional_css(theme.css, theme.etag, immutable=theme.version is not None and request.args.get("v") == theme.etag,
                            private=False)
 
 

@@ -60,8 +60,8 @@ def _page_theme():
 def _theme_css_url(theme) -> str:
     """A member's pages link the org's private stylesheet; an anonymous visitor's branded page the public one."""
     if g.get("org") is not None:
-        return url_for("themes.stylesheet", org_slug=current_org.slug, v=theme.version)
-    return f"{css_path(branded_org.public_id)}?v={theme.version}"
+        return url_for("themes.stylesheet", org_slug=current_org.slug, v=theme.etag)
+    return f"{css_path(branded_org.public_id)}?v={theme.etag}"
 
 
 def theme_js_url(theme) -> str | None:
@@ -72,25 +72,28 @@ def theme_js_url(theme) -> str | None:
         return None
     if current_user.is_authenticated and current_user.platform_role:  # a super admin or agent who is also a member
         return None
-    return url_for("themes.script", org_slug=current_org.slug, v=theme.version)
+    return url_for("themes.script", org_slug=current_org.slug, v=theme.script_etag)
 
 
 @bp.get("/o/<org_slug>/theme.js")
 @org_required()
 def script(org_slug: str):
-    """The org's published custom JavaScript (404 when none, or not allowed); ?v=<version> is cached for a year."""
+    """The org's published custom JavaScript (404 when none, or not allowed); ?v=<its content hash> is cached for a year."""
     theme = service.published(current_org, _font_url)
     if not theme.script:
         raise NotFound()
-    return conditional_js(theme.script, theme.script_etag, immutable=request.args.get("v") == theme.version)
+    return conditional_js(theme.script, theme.script_etag, immutable=request.args.get("v") == theme.script_etag)
 
 
 @bp.get("/o/<org_slug>/theme.css")
 @org_required()
 def stylesheet(org_slug: str):
-    """The org's published stylesheet; pages link it as ?v=<version>, so that URL may be cached for a year."""
+    """The org's published stylesheet; pages link it as ?v=<its content hash>, so that URL may be cached for a year.
+
+    The hash, not the version: a deploy that changes the generated CSS (new variables) changes the URL too, so no
+    browser keeps last release's stylesheet for a year."""
     theme = service.published(current_org, _font_url)
-    return conditional_css(theme.css, theme.etag, immutable=request.args.get("v") == theme.version and theme.version is not None,
+    return conditional_css(theme.css, theme.etag, immutable=request.args.get("v") == theme.etag,
                            private=True)
 
 

@@ -6,6 +6,7 @@ data to 30 rows and counts again. The statements are listed in the failure messa
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -143,8 +144,8 @@ def test_published_theme_costs_a_page_no_query_and_a_publish_is_seen_on_the_next
     login_as(admin)
     themed, themed_sql = count_get("/o/acme/")  # count_get warms up first: this is a page after the first
     unthemed, plain_sql = count_get("/o/plain/")
-    version = themes.published_version(org)
-    assert f"theme.css?v={version}" in themed.text and "theme.css" not in unthemed.text
+    link = re.search(r'href="([^"]*theme\.css\?v=[^"]+)"', themed.text).group(1)
+    assert "theme.css" not in unthemed.text
     assert len(themed_sql) == len(plain_sql), "\n".join(themed_sql)
     # Compiled once, and which version is published is known from the org row the page loads anyway: no query.
     assert not [s for s in themed_sql if "theme" in s], "\n".join(themed_sql)
@@ -152,4 +153,4 @@ def test_published_theme_costs_a_page_no_query_and_a_publish_is_seen_on_the_next
     themes.update_draft(org, {"primary": "#9f1239"}, by=admin)
     themes.publish(org, by=admin)
     again, _ = count_get("/o/acme/")
-    assert f"theme.css?v={themes.published_version(org)}" in again.text and version not in again.text
+    assert "theme.css?v=" in again.text and link not in again.text

@@ -32,26 +32,28 @@ def test_without_a_published_theme_org_pages_keep_the_platform_look(studio, logi
 
 
 def test_a_publish_shows_on_the_members_next_page_load_by_a_new_url(studio, login_as, client):
-    one = _publish(studio, primary="#aa0000")
+    _publish(studio, primary="#aa0000")
     login_as(studio.member)
     first = _stylesheet_link(client.get("/o/acme/").get_data(as_text=True))
-    assert first == f"/o/acme/theme.css?v={one.public_id}"
     css = client.get(first)
+    content_hash = css.headers["ETag"].strip('"')
+    assert first == f"/o/acme/theme.css?v={content_hash}"  # the URL names the content it serves
     assert css.status_code == 200 and css.mimetype == "text/css" and "--portal-primary: #aa0000" in css.get_data(as_text=True)
     assert "immutable" in css.headers["Cache-Control"] and css.headers["X-Content-Type-Options"] == "nosniff"
-    two = _publish(studio, primary="#00aa00")
+    _publish(studio, primary="#00aa00")
     second = _stylesheet_link(client.get("/o/acme/members").get_data(as_text=True))
-    assert second == f"/o/acme/theme.css?v={two.public_id}" != first
+    assert second.startswith("/o/acme/theme.css?v=") and second != first
     assert "--portal-primary: #00aa00" in client.get(second).get_data(as_text=True)
 
 
 def test_the_stylesheet_answers_304_to_its_etag_and_an_old_url_is_not_cached_for_long(studio, login_as, client):
     version = _publish(studio, primary="#aa0000")
     login_as(studio.member)
-    first = client.get(f"/o/acme/theme.css?v={version.public_id}")
-    again = client.get(f"/o/acme/theme.css?v={version.public_id}", headers={"If-None-Match": first.headers["ETag"]})
+    link = _stylesheet_link(client.get("/o/acme/").get_data(as_text=True))
+    first = client.get(link)
+    again = client.get(link, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
-    stale = client.get("/o/acme/theme.css?v=thv_old")
+    stale = client.get(f"/o/acme/theme.css?v={version.public_id}")  # a URL of the old scheme, or of an older stylesheet
     assert stale.status_code == 200 and "no-cache" in stale.headers["Cache-Control"]  # the current theme, revalidated
 
 
@@ -132,3 +134,19 @@ def test_the_stylesheet_is_for_members_only_and_another_orgs_admin_gets_404(stud
     _publish(studio, primary="#aa0000")
     login_as(studio.other_admin)
     assert client.get("/o/acme/theme.css").status_code == 404
+
+
+def test_a_release_that_changes_the_generated_css_changes_the_url_without_a_new_publish(studio, login_as, client, monkeypatch):
+    """A browser caches the linked stylesheet for a year: when a deploy changes what the generator writes (new
+    variables), the same published version must be linked by a new URL, or members keep last release's CSS."""
+    version = _publish(studio, primary="#aa0000")
+    login_as(studio.member)
+    before = _stylesheet_link(client.get("/o/acme/").get_data(as_text=True))
+    original = published_module.build
+    monkeypatch.setattr(published_module, "build", lambda *a, **k: original(*a, **k) + "\n:root { --portal-new-variable: 1px; }")
+    service.clear_cache()  # a new release starts with an empty cache
+    after = _stylesheet_link(client.get("/o/acme/").get_data(as_text=True))
+    assert after != before and service.published_version(studio.org) == version.public_id
+    served = client.get(after)
+    assert "--portal-new-variable" in served.get_data(as_text=True) and "immutable" in served.headers["Cache-Control"]
+    assert "no-cache" in client.get(before).headers["Cache-Control"]  # the old URL is revalidated, not kept a year
