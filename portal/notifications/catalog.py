@@ -102,6 +102,12 @@ EVENTS: dict[str, Event] = {
             "{{ workflow_name }} run failed: {{ url }}",
         ),
         _e(
+            "workflow.rejected", "A workflow run was rejected at its approval", ("workflow_name", "run_id", "approver_name", "reason"),
+            "{{ workflow_name }} was rejected",
+            "{{ approver_name }} rejected the {{ workflow_name }} run: {{ reason }}",
+            "{{ workflow_name }} run rejected by {{ approver_name }}: {{ url }}",
+        ),
+        _e(
             "workflow.needs_approval", "A workflow run waits for approval", ("workflow_name", "run_id", "step"),
             "{{ workflow_name }} needs your approval",
             "A {{ workflow_name }} run is waiting for your approval at step {{ step }}.",

@@ -182,7 +182,8 @@ def test_deciding_a_run_marks_every_recipients_approval_request_read(client, log
     notes = _approval_notes(run)
     assert all(n.read_at is not None for n in notes if n.data["run_id"] == run.public_id)
     assert all(n.read_at is None for n in notes if n.data["run_id"] == other_run.public_id)  # still waiting: still asked
-    assert service.unread_count(org, approver) == 0 and service.unread_count(org, starter) == 1
+    # The starter keeps the other run's request, and after a rejection hears who rejected it and why.
+    assert service.unread_count(org, approver) == 0 and service.unread_count(org, starter) == 1 + (decision == "reject")
 
 
 def test_the_bell_previews_the_latest_five_and_marks_all_read_in_place(client, login_as, org, admin):

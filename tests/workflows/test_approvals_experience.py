@@ -215,3 +215,21 @@ def test_the_approval_panel_in_chromium(app, page, live_server, log_in, screensh
     expect(page.locator('g[data-node="record"]')).to_have_attribute("data-state", "not_run")
     screenshot(page, "approval-rejected")
     assert page.errors == []
+
+
+def test_the_starter_hears_who_rejected_their_run_and_why(app, client, login_as, org, admin, user, mailbox, wait_for_jobs):
+    from portal.notifications.models import Notification
+
+    run = _waiting_run(org, admin, wait_for_jobs)
+    login_as(user)
+    client.post(f"/o/{org.slug}/runs/{run.public_id}/approval", data={"approved": "0", "reason": "Over the team's budget"}, headers=HX)
+    wait_for_jobs()
+    [told] = db.session.scalars(select(Notification).filter_by(user_id=admin.id, event="workflow.rejected")).all()
+    assert told.title.endswith("was rejected") and user.display_name in told.body and "Over the team's budget" in told.body
+    mailbox.wait_for(admin.email)
+    [mail] = [m for m in mailbox.to(admin.email) if "rejected" in str(m["Subject"])]
+    assert "Over the team's budget" in mailbox.text_of(mail) and f"/runs/{run.public_id}" in mailbox.text_of(mail)
+    assert not db.session.scalars(select(Notification).filter_by(user_id=user.id, event="workflow.rejected")).all()
+    login_as(admin)  # the inbox item opens the run
+    opened = client.get(f"/o/{org.slug}/notifications/{told.public_id}/open")
+    assert opened.status_code == 303 and opened.headers["Location"].endswith(f"/o/{org.slug}/runs/{run.public_id}")

@@ -25,6 +25,7 @@ from portal.workflows.executor import run_workflow
 from portal.workflows.models import ACTIVE_STATUSES, PRIORITIES, Workflow, WorkflowRun, WorkflowUsageEvent, WorkflowVersion
 from portal.workflows.services import approvals
 from portal.workflows.services.definitions import get_workflow, with_latest
+from portal.workflows.services.notices import tell_starter
 
 
 def enqueue_after_commit(run_id: int, priority: str) -> None:
@@ -175,6 +176,9 @@ def decide(org: Organization, public_id: str, approved: bool, by=None, reason: s
     else:
         approvals.mark_rejected(run.id, node_id, decision, now)
         record_usage(run)
+        if by is None or run.created_by_id != by.id:  # whoever started it hears why it stopped (not from themselves)
+            tell_starter(org.id, run.created_by_id, run.workflow.name, run.public_id, "workflow.rejected",
+                         approver_name=by.display_name if by is not None else "An approver", reason=reason)
     notifications.resolve_for(org, "workflow.needs_approval", run.public_id)  # the approval request is answered, for everyone
     return run
 
