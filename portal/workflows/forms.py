@@ -298,3 +298,53 @@ def node_editors(definition: dict, problems: dict[str, str], edited: str | None 
                         "branches": branches, "config_json": request.form["config"] if as_json else json.dumps(node.get("config") or {}, indent=2),
                         "json_error": errors.get("config") if as_json else None})
     return editors
+
+
+_PARTS = {"id": "its id", "type": "its type", "config": "its settings"}
+_TOP = {"definition": "The definition", "name": "The name", "input_schema": "The run form (input schema)", "nodes": "The nodes",
+        "edges": "The edges"}
+
+
+def problem_list(definition: dict, problems: dict[str, str]) -> list[dict]:
+    """The version's problems as a person reads them: where (the node's step and id, the field's label) and a
+    link to that node's form or field, instead of a path like nodes.2.config.url."""
+    nodes = [n if isinstance(n, dict) else {} for n in (definition.get("nodes") or [])]
+    edges = [e if isinstance(e, dict) else {} for e in (definition.get("edges") or [])]
+    listed = []
+    for path, message in problems.items():
+        parts = path.split(".")
+        where, anchor = _TOP.get(parts[0], path), None
+        if len(parts) > 1 and parts[1].isdigit():
+            i = int(parts[1])
+            if parts[0] == "nodes" and i < len(nodes):
+                node_id = nodes[i].get("id") if isinstance(nodes[i].get("id"), str) else None
+                where = f"Step {i + 1}" + (f" ({node_id})" if node_id else "")
+                anchor = f"node-{node_id}" if node_id else None
+                where += _node_part(nodes[i], parts[2:], anchor)
+                if anchor and parts[2:3] == ["config"] and len(parts) > 3:
+                    anchor = _field_anchor(nodes[i], ".".join(parts[3:]), anchor)
+            elif parts[0] == "edges" and i < len(edges):
+                where, anchor = f"Edge {i + 1} ({edges[i].get('from') or '?'} → {edges[i].get('to') or '?'})", "edges-list"
+        listed.append({"where": where, "anchor": anchor, "message": message})
+    return listed
+
+
+def _matching_field(node: dict, config_path: str) -> dict | None:
+    fields = config_fields(node.get("type")) if node.get("type") in CONFIG_SCHEMAS else []
+    return next((f for f in fields if config_path == f["name"] or config_path.startswith(f["name"] + ".")), None)
+
+
+def _node_part(node: dict, rest: list[str], anchor: str | None) -> str:
+    """', URL' for nodes.2.config.url; ', its id' for nodes.2.id; '' for the node itself."""
+    if not rest:
+        return ""
+    if rest[0] == "config" and len(rest) > 1:
+        field = _matching_field(node, ".".join(rest[1:]))
+        return f", {field['label'] if field else '.'.join(rest[1:])}"
+    return f", {_PARTS.get(rest[0], '.'.join(rest))}"
+
+
+def _field_anchor(node: dict, config_path: str, node_anchor: str) -> str:
+    """The id of the field's control in the node's form (templates/workflows/_node_field.html), else the node's."""
+    field = _matching_field(node, config_path)
+    return f"{node_anchor}-{field['name'].replace('.', '-')}" if field else node_anchor

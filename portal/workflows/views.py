@@ -35,6 +35,7 @@ def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = No
         "definition_json": request.form.get("definition", "") if import_error else json.dumps(definition, indent=2), "import_error": import_error,
         "input_fields": forms.input_fields(definition),
         "node_editors": forms.node_editors(definition, problems, edited, errors), "state_variables": state_variables(definition),
+        "problem_list": forms.problem_list(definition, problems),
         "runs": service.list_runs(current_org, wf, limit=10),
     }
 

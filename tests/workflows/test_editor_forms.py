@@ -190,3 +190,18 @@ def test_editor_fields_in_chromium_at_desktop_and_phone_width(app, page, live_se
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "workflow-editor-fields-390")
     assert page.errors == []
+
+
+def test_the_problems_list_names_the_step_and_field_in_words_and_links_to_the_field(app, client, login_as, org, admin):
+    wf = _workflow(org, admin, [{"id": "fetch", "type": "http", "config": {"method": "GET", "url": "{{ input.name "}}])
+    definition = copy.deepcopy(service.latest(wf).definition)
+    definition["edges"].append({"from": "shout", "to": "ghost"})
+    service.new_version(org, wf.public_id, definition, admin, strict=False)
+    login_as(admin)
+    page = client.get(f"/o/{org.slug}/workflows/{wf.public_id}").get_data(as_text=True)
+    problems = html.unescape(page.split('id="problems"')[1].split("</div>")[0])
+    step = len(definition["nodes"])  # the http node is the last one
+    assert f'<a href="#node-fetch-url">Step {step} (fetch), URL</a>: Bad template' in problems
+    assert "Edge " in problems and "(shout → ghost)" in problems and "Dangling edge" in problems
+    assert "nodes." not in problems and "edges." not in problems and "<code>" not in problems  # no raw paths
+    assert 'id="node-fetch-url"' in page  # the link lands on the field itself
