@@ -43,8 +43,20 @@ def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = No
 @bp.get("/o/<org_slug>/workflows")
 @org_required("workflows.run")
 def index(org_slug: str):
-    return render_page("workflows/index.html", org=current_org, workflows=service.list_workflows(current_org), starters=STARTERS,
-                       runs=service.list_runs(current_org, limit=20))
+    return render_page("workflows/index.html", **_index_context())
+
+
+def _index_context(import_error: str | None = None) -> dict:
+    """The workflows page: the org's workflows, the starters, recent runs; a refused import's text and why."""
+    return {"org": current_org, "workflows": service.list_workflows(current_org), "starters": STARTERS,
+            "runs": service.list_runs(current_org, limit=20), "import_error": import_error,
+            "import_text": request.form.get("definition", "") if import_error else ""}
+
+
+def _refusal_words(exc: ServiceError) -> str:
+    """A refused import's messages in one sentence, or the refusal's own."""
+    fields = exc.fields if exc.fields_are_messages else {}
+    return " ".join(dict.fromkeys(fields.values())) or exc.message
 
 
 @bp.post("/o/<org_slug>/workflows")
@@ -58,8 +70,12 @@ def create(org_slug: str):
         else:
             wf = service.create_workflow(current_org, form.definition.data, current_user, strict=False)
     except ServiceError as exc:
-        flash_error(exc)
-        return redirect(url_for("workflows.index", org_slug=org_slug), 303)
+        if form.starter.data:
+            flash_error(exc)
+            return redirect(url_for("workflows.index", org_slug=org_slug), 303)
+        # A refused import: the page again with the pasted text kept in the box and what is wrong said there.
+        refused(exc)
+        return render_template("workflows/index.html", **_index_context(import_error=_refusal_words(exc))), 422
     return redirect(url_for("workflows.show", org_slug=org_slug, workflow_id=wf.public_id), 303)
 
 
@@ -112,13 +128,9 @@ def import_json(org_slug: str, workflow_id: str):
             raise ValidationFailed({"definition": "Paste a workflow definition (JSON) first."})
         service.new_version(current_org, workflow_id, form.definition.data, current_user, strict=False)
     except ServiceError as exc:
-        if not wants_fragment():  # without htmx: said in a flash
-            flash_error(exc)
-            return redirect(show_url, 303)
-        # htmx: the editor again, the pasted text kept in the box and what is wrong said there
+        # The editor again (the whole page without htmx), the pasted text kept in the box and what is wrong said there.
         refused(exc)
-        fields = exc.fields if exc.fields_are_messages else {}
-        return render_template("workflows/_editor.html", **_editor_context(wf, import_error=" ".join(dict.fromkeys(fields.values())) or exc.message)), 422
+        return render_page("workflows/show.html", "workflows/_editor.html", **_editor_context(wf, import_error=_refusal_words(exc))), 422
     flash("Saved as a new version.", "success")
     return after_change(show_url)
 

@@ -205,3 +205,20 @@ def test_the_problems_list_names_the_step_and_field_in_words_and_links_to_the_fi
     assert "Edge " in problems and "(shout → ghost)" in problems and "Dangling edge" in problems
     assert "nodes." not in problems and "edges." not in problems and "<code>" not in problems  # no raw paths
     assert 'id="node-fetch-url"' in page  # the link lands on the field itself
+
+
+def test_without_javascript_a_bad_import_keeps_its_text_on_the_whole_page(app, client, login_as, org, admin):
+    """A browser without htmx posts the form itself: the answer is the page again, the text still in the box."""
+    login_as(admin)
+    wf = service.create_from_starter(org, "greeting", admin)
+    typed = '{"name": "Mine", "nodes": [], }'
+    resp = client.post(f"/o/{org.slug}/workflows/{wf.public_id}/import", data={"definition": typed})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "<html" in page and _textarea(page, "definition-json") == typed
+    assert _field_error(page, "definition-json").startswith("Not JSON")
+    # the same on the workflows page, where a new workflow is imported
+    resp = client.post(f"/o/{org.slug}/workflows", data={"definition": typed})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and _textarea(page, "import-definition") == typed
+    assert _field_error(page, "import-definition").startswith("Not JSON") and "<details open>" in page
+    assert len(service.list_workflows(org)) == 1  # nothing was created

@@ -62,8 +62,8 @@ def test_import_json_makes_a_version_and_bad_json_is_reported(app, client, login
     assert client.post(f"/o/{org.slug}/workflows/{wf.public_id}/import", data={"definition": json.dumps(definition)}).status_code == 303
     db.session.refresh(wf)
     assert (wf.latest_version, wf.description) == (2, "imported")
-    client.post(f"/o/{org.slug}/workflows/{wf.public_id}/import", data={"definition": "{oops"})
-    assert "Not JSON" in client.get(f"/o/{org.slug}/workflows/{wf.public_id}").get_data(as_text=True)
+    refused = client.post(f"/o/{org.slug}/workflows/{wf.public_id}/import", data={"definition": "{oops"})
+    assert refused.status_code == 422 and "Not JSON" in refused.get_data(as_text=True)
 
 
 def test_run_page_shows_approval_buttons_and_the_decision_resumes(app, client, login_as, org, admin, user, wait_for_jobs):
