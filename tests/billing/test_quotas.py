@@ -110,3 +110,20 @@ def test_concurrent_records_with_one_key_count_once(app, org):
     results = at_once(app, 10, lambda i: service.record_usage(org_by_id(org_id), "llm_tokens", 100, "same-key"))
     assert sorted(results) == [False] * 9 + [True]
     assert counter(org, "llm_tokens") == 100
+
+
+
+def test_a_plan_change_is_seen_by_the_rest_of_the_same_request(app):
+    """The account is read once per unit of work and then held: what the request changes, it reads back."""
+    from tests.factories import OrgFactory, UserFactory
+
+    org, root = OrgFactory(), UserFactory(platform_role="super_admin")
+    db.session.commit()
+    assert service.find_account(org) is None and service.plan_of(org) == FREE  # no account yet: the free plan
+    service.assign_plan(org, "pro", root)  # creates the account in this unit of work: found from now on
+    assert service.plan_of(org).key == "pro" and service.limit_of(org, "concurrent_runs") == get_plan("pro").entitlements["concurrent_runs"]
+    service.assign_plan(org, "enterprise", root)  # a change later in the same request
+    assert service.plan_of(org).key == "enterprise" and service.find_account(org) is service.find_account(org)
+    db.session.commit()
+    db.session.execute(select(UsageCounter.__table__).limit(1))  # a new transaction: the held row is refreshed, not stale
+    assert service.plan_of(org).key == "enterprise"

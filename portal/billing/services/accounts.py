@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,9 +31,28 @@ def insert_ignoring_duplicates(model, values: dict, unique: list[str]) -> int | 
     return db.session.execute(statement).scalar()
 
 
+_KNOWN = "billing_accounts"  # the unit of work's session.info: org id -> its account, held while the session lives
+
+
 def find_account(org: Organization) -> BillingAccount | None:
-    """The org's billing account, or None when it never had one (it is on the free plan)."""
-    return db.session.scalar(scoped(BillingAccount, org))
+    """The org's billing account, or None when it never had one (it is on the free plan).
+
+    A page asks several times (plan, limits, usage, the nav): after the first query the unit of work's session
+    answers with the row it loaded (held here: the identity map alone lets go of it), refreshed after a commit
+    like any loaded row. Only a found account is remembered: one created later in the request is still found.
+    """
+    known = db.session.info.setdefault(_KNOWN, {})
+    acct = known.get(org.id)
+    if acct is not None and inspect(acct).persistent and inspect(acct).session is db.session():
+        return acct
+    acct = db.session.scalar(scoped(BillingAccount, org))
+    if acct is not None:
+        known[org.id] = acct
+    return acct
+    acct = db.session.scalar(scoped(BillingAccount, org))
+    if acct is not None:
+        known[org.id] = acct.id
+    return acct
 
 
 def has_subscription(acct: BillingAccount | None) -> bool:
