@@ -38,6 +38,9 @@
   function openAll() {
     document.querySelectorAll("dialog[data-modal][open]").forEach(openModal);
   }
+  // At the swap itself, not only after htmx's settle delay: an <dialog open> fragment shows the moment it is in
+  // the page, and a key pressed in those 20 ms (Esc) must already meet a modal.
+  document.addEventListener("htmx:afterSwap", openAll);
   document.addEventListener("htmx:afterSettle", openAll);
   document.addEventListener("DOMContentLoaded", openAll);
 })();

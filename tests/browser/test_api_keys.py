@@ -58,6 +58,8 @@ def test_create_a_key_copy_it_then_see_it_masked_and_its_usage(app, client, page
     tasks.flush_usage()
     page.get_by_role("button", name="Done").click()
     expect(page.locator("#keys-table")).to_contain_text(f"{secret[:10]}…{secret[-4:]}")
+    # The dialog leaves the page on its close event (a task after the click): focus on the new key says it is done.
+    expect(page.get_by_role("link", name="Browser-made key")).to_be_focused()
     assert secret not in page.content()
     page.get_by_role("link", name="Browser-made key").click()
     expect(page.locator("figure.usage-chart > svg rect[fill='#2e7d32']")).to_have_count(1)
