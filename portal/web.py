@@ -116,6 +116,17 @@ def duration(ms: int | float | None) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def time_left(value: datetime | None, now: datetime | None = None) -> str:
+    """A deadline as a person reads it: 'due in 2 h 5 min', 'due now', 'overdue by 40 min' (to the minute)."""
+    if value is None:
+        return ""
+    minutes = round((value - (now or datetime.now(UTC))).total_seconds() / 60)
+    if minutes == 0:
+        return "due now"
+    words = duration(abs(minutes) * 60_000)
+    return f"due in {words}" if minutes > 0 else f"overdue by {words}"
+
+
 def _user_zone() -> ZoneInfo:
     """The current user's zone, looked up once per request (a table of 25 rows formats 25 times)."""
     if has_request_context() and "user_zone" in g:
@@ -138,6 +149,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["relative_time"] = relative_time
+    app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
 
     @app.after_request

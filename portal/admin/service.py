@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.core import readiness
 from portal.errors import ServiceError
 from portal.extensions import db
+from portal.infra import jobs
 from portal.orgs.models import Membership, Organization
 from portal.pagination import Page, paginate
 from portal.search import search
@@ -74,6 +76,22 @@ def set_user_suspended(public_id: str, suspended: bool, by: User) -> User:
         user.rotate_session_token()
     audit.record("user.suspended" if suspended else "user.restored", actor=by, target=user.email)
     return user
+
+
+def newest_orgs(limit: int = 5) -> list[Organization]:
+    """The organizations created last, newest first."""
+    return list(db.session.scalars(unscoped(Organization, reason=CONSOLE).order_by(Organization.created_at.desc(), Organization.id.desc()).limit(limit)))
+
+
+def job_health() -> dict:
+    """The job runner at a glance: its kind, jobs waiting per queue, live workers, and each dependency's state.
+    A runner whose Redis does not answer is reported as unreachable (the console still opens)."""
+    health = {"runner": jobs.runner().name, "dependencies": readiness.checks(), "reachable": True, "depths": {}, "workers": None}
+    try:
+        health.update(depths=jobs.queue_depths(), workers=jobs.runner().live_workers())
+    except Exception:  # noqa: BLE001 - Redis down: say so on the page, as /health/ready does
+        health["reachable"] = False
+    return health
 
 
 def platform_stats() -> dict[str, int]:

@@ -6,6 +6,7 @@ from portal.admin.forms import CustomJsForm, SuspendForm
 from portal.errors import ValidationFailed
 from portal.pagination import clamp
 from portal.search import MAX_QUERY
+from portal.support.pages import desk_context
 from portal.tenancy import platform_required
 from portal.web import after_change, render_page, toast
 
@@ -35,7 +36,10 @@ def _done(suspended: bool) -> str:
 @bp.get("/")
 @platform_required("platform.admin")
 def index():
-    return render_template("admin/index.html", stats=service.platform_stats())
+    """The super admin's home: the platform's counts, the support desk, the job queues, the newest organizations."""
+    newest = service.newest_orgs()
+    return render_template("admin/index.html", stats=service.platform_stats(), jobs=service.job_health(), newest=newest,
+                           counts=service.member_counts(newest), **desk_context())
 
 
 @bp.get("/orgs")

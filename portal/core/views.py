@@ -14,7 +14,7 @@ from portal.orgs.service import orgs_of
 
 @bp.get("/")
 def home():
-    """Send people to their first organization, platform staff to their console, others to log in."""
+    """Send people to their first organization, platform staff to their home (console, support desk), others to log in."""
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
     memberships = orgs_of(current_user)
@@ -23,7 +23,7 @@ def home():
     if current_user.platform_role == "super_admin":
         return redirect(url_for("admin.index"))
     if current_user.platform_role == "support_agent":
-        return redirect(url_for("support.queue"))
+        return redirect(url_for("support.desk"))
     return redirect(url_for("orgs.new_org"))
 
 

@@ -262,6 +262,12 @@ def runner() -> JobRunner:
     return current_app.extensions["jobs"]
 
 
+def queue_depths() -> dict[str, int]:
+    """Jobs waiting on every configured queue, also those the runner does not tell apart (the in-process pool
+    serves them all: 0 there). Raises when the runner's Redis does not answer."""
+    return {name: 0 for name in current_app.config["RQ_QUEUES"]} | runner().queue_depths()
+
+
 def enqueue(job: Callable | str, *args: Any, queue: str = "default", delay: float | None = None, **kwargs: Any) -> str:
     """Run the registered job function in the background, after `delay` seconds if given.
 

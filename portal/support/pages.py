@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, redirect
+from flask import Response, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -24,6 +24,12 @@ PREVIEW_CSP = {"default-src": "'none'", "img-src": "'self'", "sandbox": ""}
 def me():
     """The signed-in user, as the object itself (services keep it; the proxy would be rebound)."""
     return current_user._get_current_object()
+
+
+def desk_context() -> dict:
+    """What every staff home shows of the support desk (the agents' home and the admin console's overview)."""
+    return {"desk": service.desk_health(), "at_risk": service.at_risk(), "busiest": service.busiest_orgs(),
+            "ticket_url_prefix": url_for("support.agent_show", ticket_id="-").removesuffix("-")}
 
 
 def submit(form: FlaskForm, action: Callable[[], str], page: Callable[[], str]):

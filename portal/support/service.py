@@ -29,6 +29,7 @@ from portal.support.services.desk import (
     set_available,
     ticket_number,
 )
+from portal.support.services.health import at_risk, busiest_orgs, desk_health
 from portal.support.services.queue import SORTS, QueueFilters, customer_queue, org_choices, queue, search_condition, valid_cursor
 from portal.support.services.report import report_period, sla_report, sla_report_days
 from portal.support.services.sla import (
@@ -69,7 +70,7 @@ from portal.support.services.tickets import (
 
 __all__ = [
     "DEFAULT_POLICIES", "SORTS", "STATUS_LABELS", "TRANSITIONS", "CalendarSettings", "QueueFilters", "add_attachment", "add_attachments",
-    "add_comment", "agent_inbox", "agents", "allowed_statuses", "assign", "attachment_bytes", "attachment_of", "attachments",
+    "add_comment", "agent_inbox", "at_risk", "busiest_orgs", "desk_health", "agents", "allowed_statuses", "assign", "attachment_bytes", "attachment_of", "attachments",
     "bulk_update", "calendar_for", "calendar_row", "canned_replies", "compose_reply", "check_sla_all", "check_sla_batch", "create_canned",
     "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue",
     "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "ticket_number", "save_sla_settings", "save_view",

@@ -56,6 +56,13 @@ def _queue_context(full: bool) -> dict:
     return context
 
 
+@bp.get("/support/")
+@platform_required("platform.support")
+def desk():
+    """The support agents' home: the desk's health, the tickets nearest their SLA, the busiest organizations."""
+    return render_template("support/desk.html", **pages.desk_context())
+
+
 @bp.get("/support/queue")
 @platform_required("platform.support")
 def queue():

@@ -9,7 +9,7 @@ import pytest
 from flask import render_template_string
 from flask_login import login_user
 
-from portal.web import relative_time
+from portal.web import relative_time, time_left
 from tests.factories import UserFactory
 
 NOW = datetime(2026, 12, 2, 14, 3, tzinfo=UTC)
@@ -63,3 +63,17 @@ def test_the_time_macro_shows_the_relative_time_with_the_exact_one_on_hover(app)
         html = render_template_string(template, when=when)
     iso = when.isoformat(timespec="seconds")
     assert html == f'[<time datetime="{iso}" title="{when:%Y-%m-%d %H:%M} UTC">3 min ago</time>][]'
+
+
+@pytest.mark.parametrize(
+    ("left", "shown"),
+    [
+        (timedelta(minutes=15, seconds=20), "due in 15 min"),
+        (timedelta(hours=2, minutes=5), "due in 2 h 5 min"),
+        (timedelta(seconds=20), "due now"),
+        (timedelta(minutes=-40), "overdue by 40 min"),
+        (timedelta(hours=-26), "overdue by 26 h"),
+    ],
+)
+def test_a_deadline_reads_as_time_left_or_how_long_it_is_overdue(left, shown):
+    assert time_left(NOW + left, now=NOW) == shown

@@ -3,11 +3,10 @@ and live workers; and the platform's totals in Prometheus' text format."""
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import Select, func
 
 from portal.extensions import db
-from portal.infra.jobs import runner
+from portal.infra.jobs import queue_depths, runner
 from portal.orgs.models import Organization
 from portal.tenancy import scoped, unscoped
 from portal.workflows.models import RUN_STATUSES, WorkflowRun
@@ -40,8 +39,7 @@ def metrics(org: Organization | None) -> dict:
     return {
         "runs_by_status": by_status,
         "duration_ms": {"p50": _percentile(durations, 0.5), "p95": _percentile(durations, 0.95)},
-        # Every configured queue, also those the runner does not tell apart (the in-process pool serves them all).
-        "queue_depth": {name: 0 for name in current_app.config["RQ_QUEUES"]} | jobs.queue_depths(),
+        "queue_depth": queue_depths(),
         "live_workers": jobs.live_workers(),
         "failure_rate": round(by_status["failed"] / done, 4) if done else 0.0,
     }
