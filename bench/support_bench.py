@@ -90,9 +90,12 @@ def add_tickets(engine, base: dict, count: int, rng: random.Random) -> None:
     from portal.models import new_public_id
 
     start = datetime.now(UTC) - timedelta(days=730)
-    sql = text("INSERT INTO ticket (public_id, org_id, requester_id, assignee_id, subject, body, category, priority, priority_rank, status, "
+    # Each org's short numbers continue from what it holds (the bench grows the table in steps).
+    with engine.connect() as conn:
+        numbers = dict(conn.execute(text("SELECT org_id, max(number) FROM ticket GROUP BY org_id")).all())
+    sql = text("INSERT INTO ticket (public_id, number, org_id, requester_id, assignee_id, subject, body, category, priority, priority_rank, status, "
                "last_activity_at, resolution_due_at, sla_state, sla_paused_seconds, sla_warned, sla_breached, created_at, updated_at) VALUES "
-               "(:p, :o, :r, :a, :s, :b, :c, :pr, :rank, :st, :la, :due, :sla, 0, '', '', :ca, :ca)")
+               "(:p, :n, :o, :r, :a, :s, :b, :c, :pr, :rank, :st, :la, :due, :sla, 0, '', '', :ca, :ca)")
     done = 0
     while done < count:
         batch = []
@@ -100,8 +103,10 @@ def add_tickets(engine, base: dict, count: int, rng: random.Random) -> None:
             i = rng.randrange(ORGS)
             created = start + timedelta(seconds=rng.randrange(730 * 86400))
             prio = rng.choice(PRIORITIES)
+            org_id = base["orgs"][i]
+            numbers[org_id] = numbers.get(org_id, 0) + 1
             batch.append({
-                "p": new_public_id("tkt"), "o": base["orgs"][i], "r": base["members"][i],
+                "p": new_public_id("tkt"), "n": numbers[org_id], "o": org_id, "r": base["members"][i],
                 "a": rng.choice(base["agents"]) if rng.random() < 0.7 else None,
                 "s": " ".join(rng.choice(WORDS) for _ in range(5)).capitalize(), "b": " ".join(rng.choice(WORDS) for _ in range(30)),
                 "c": rng.choice(CATEGORIES), "pr": prio, "rank": PRIORITIES.index(prio) if prio != "medium" else 1, "st": rng.choice(STATUSES),
@@ -110,6 +115,9 @@ def add_tickets(engine, base: dict, count: int, rng: random.Random) -> None:
             })
         with engine.begin() as conn:
             conn.execute(sql, batch)
+            conn.execute(text("INSERT INTO ticket_counter (org_id, last_number) VALUES (:o, :n) "
+                              "ON CONFLICT (org_id) DO UPDATE SET last_number = excluded.last_number"),
+                         [{"o": o, "n": n} for o, n in numbers.items()])
         done += len(batch)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE ticket"))

@@ -7,6 +7,7 @@ import string
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, ForeignKey, String, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -15,6 +16,11 @@ _ALPHABET = string.ascii_letters + string.digits
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+def insert_for(model, dialect: str):
+    """An INSERT of model that takes ON CONFLICT clauses, for the named backend ('postgresql' or 'sqlite')."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
 
 def new_public_id(prefix: str, length: int = 20) -> str:

@@ -136,6 +136,7 @@ def sample_data(event: Event) -> dict:
         "role": "user",
         "invite_url": "https://portal.example/invite/…",
         "ticket_id": "tkt_8Hd2",
+        "ticket_number": "#1042",
         "subject": "Export fails on large files",
         "priority": "high",
         "requester_name": "Uma User",

@@ -39,11 +39,14 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         Index("ix_ticket_org_priority", "org_id", "priority_rank", "id"),
         Index("ix_ticket_org_due", "org_id", "resolution_due_at", "id"),
         Index("ix_ticket_sla_open", "sla_state", "status"),
+        # "#1042": the org's own short number of the ticket, handed out once by TicketCounter.
+        UniqueConstraint("org_id", "number", name="uq_ticket_org_number"),
         # Full-text search of the queue, PostgreSQL only: the expression of ticket_search_vector() below.
         Index("ix_ticket_search", text(TICKET_VECTOR_SQL), postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)  # the org's short number: "#1042" in pages and messages
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -74,6 +77,11 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in FINISHED
+
+    @property
+    def short_number(self) -> str:
+        """What people call the ticket: "#1042", the org's own count (never the internal id)."""
+        return f"#{self.number}"
 
 
 SEARCH_CONFIG = literal_column("'english'::regconfig")
@@ -124,6 +132,14 @@ class TicketAttachment(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+class TicketCounter(OrgScopedMixin, db.Model):
+    """The last short ticket number handed out per organization: numbers are never reused or shifted, and two
+    tickets filed at once get two numbers (the upsert that bumps it holds the row until the filer's commit)."""
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class SupportCalendar(OrgScopedMixin, db.Model):

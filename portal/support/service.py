@@ -27,7 +27,6 @@ from portal.support.services.desk import (
     save_view,
     saved_views,
     set_available,
-    ticket_number,
 )
 from portal.support.services.health import at_risk, busiest_orgs, desk_health
 from portal.support.services.queue import SORTS, QueueFilters, customer_queue, org_choices, queue, search_condition, valid_cursor
@@ -73,7 +72,7 @@ __all__ = [
     "add_comment", "agent_inbox", "at_risk", "busiest_orgs", "desk_health", "agents", "allowed_statuses", "assign", "attachment_bytes", "attachment_of", "attachments",
     "bulk_update", "calendar_for", "calendar_row", "canned_replies", "compose_reply", "check_sla_all", "check_sla_batch", "create_canned",
     "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue",
-    "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "ticket_number", "save_sla_settings", "save_view",
+    "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "save_sla_settings", "save_view",
     "saved_views", "search_condition", "set_available", "set_calendar", "set_policy", "set_status", "sla_report", "sla_report_days", "sla_status",
     "targets_for", "thread", "ticket_for_agent", "ticket_for_member", "update_ticket", "valid_cursor",
 ]

@@ -134,7 +134,7 @@ def _agent_context(ticket: Ticket, **extra) -> dict:
     return {"org": ticket.org, "ticket": ticket, "comments": service.timeline(ticket, for_agent=True),
             "attachments": service.attachments(ticket, for_agent=True), "form": extra.pop("form", None) or AgentReplyForm(),
             "update_form": extra.pop("update_form", None) or TicketUpdateForm(ticket, agents), "agent_view": True,
-            "canned": service.canned_replies(), "sla": service.sla_status(ticket), "number": service.ticket_number(ticket), **extra}
+            "canned": service.canned_replies(), "sla": service.sla_status(ticket), "number": ticket.short_number, **extra}
 
 
 @bp.get("/support/tickets/<ticket_id>")

@@ -35,7 +35,7 @@ def _list_context() -> dict:
 def _show_context(ticket: Ticket, **extra) -> dict:
     return {"org": current_org, "ticket": ticket, "comments": service.timeline(ticket, for_agent=False),
             "attachments": service.attachments(ticket, for_agent=False), "form": extra.pop("form", None) or ReplyForm(),
-            "rating_form": extra.pop("rating_form", None) or RatingForm(), "agent_view": False, "number": service.ticket_number(ticket), **extra}
+            "rating_form": extra.pop("rating_form", None) or RatingForm(), "agent_view": False, "number": ticket.short_number, **extra}
 
 
 @bp.get("/o/<org_slug>/tickets")

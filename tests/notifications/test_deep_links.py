@@ -93,13 +93,13 @@ def test_a_notification_without_its_objects_id_leads_to_the_list_and_never_off_s
 def test_the_inbox_item_is_a_link_that_marks_it_read_without_js(client, login_as, org, admin):
     ticket = support.create_ticket(org, admin, subject="Printer on fire", body="Smoke everywhere.")
     db.session.commit()
-    note = _send(org, admin, "ticket.status_changed", {"ticket_id": ticket.public_id, "subject": ticket.subject, "old_status": "Open",
+    note = _send(org, admin, "ticket.status_changed", {"ticket_id": ticket.public_id, "ticket_number": ticket.short_number, "subject": ticket.subject, "old_status": "Open",
                                                         "new_status": "Resolved", "changed_by": "Agnes Agent"})
     _send(org, admin, "message", {"title": "Still unread", "body": ""})
     login_as(admin)
     assert 'data-count="2"' in client.get(f"/o/{org.slug}/notifications/badge").text
     page = client.get(f"/o/{org.slug}/notifications").text
-    assert f'href="/o/{org.slug}/notifications/{note.public_id}/open"' in page and "Resolved: Printer on fire" in page
+    assert f'href="/o/{org.slug}/notifications/{note.public_id}/open"' in page and "Resolved: #1 Printer on fire" in page
     landed = client.get(f"/o/{org.slug}/notifications/{note.public_id}/open", follow_redirects=True)
     assert landed.status_code == 200 and landed.request.path == f"/o/{org.slug}/tickets/{ticket.public_id}"
     assert "Printer on fire" in landed.text
@@ -119,7 +119,7 @@ def test_senders_put_the_objects_id_in_the_data_and_ticket_titles_read_as_words(
 
     told = {n.event: n for n in db.session.scalars(select(Notification).where(Notification.user_id == customer.id))}
     replied, expiring = told["ticket.replied"], told["key.expiring"]
-    assert replied.title == "New reply: Export fails on big files"  # the subject, not "[tkt_…]"
+    assert replied.title == "New reply on #1: Export fails on big files"  # the org's short number and the subject, not "[tkt_…]"
     assert not any(n.title.startswith("[") for n in db.session.scalars(select(Notification)))
     assert expiring.data["key_id"] == key.public_id
     [invited] = db.session.scalars(select(Notification).filter_by(event="member.invited"))

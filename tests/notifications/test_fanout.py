@@ -144,7 +144,7 @@ def test_quiet_hours_hold_sms_too(app, twilio, wait_for_jobs):
     now = datetime.now(UTC)
     local_hour = now.astimezone(ZoneInfo("Asia/Tokyo")).hour
     service.set_quiet_hours(alice, f"{(local_hour - 1) % 24:02d}:00", f"{(local_hour + 2) % 24:02d}:00")
-    [note] = service.notify(org, [alice], "ticket.sla_breached", {"ticket_id": "tkt_1", "subject": "S", "target": "reply"})
+    [note] = service.notify(org, [alice], "ticket.sla_breached", {"ticket_id": "tkt_1", "ticket_number": "#1", "subject": "S", "target": "reply"})
     wait_for_jobs()
     d = _deliveries(note)
     assert d["in_app"].status == "delivered"

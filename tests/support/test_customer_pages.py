@@ -12,12 +12,14 @@ from portal.models import utcnow
 from portal.notifications.models import Notification
 from portal.support import service
 from portal.support.models import Ticket
+from portal.support.services.tickets import next_number
 
 
 def _bulk_tickets(desk, requester, count: int, prefix: str) -> list[str]:
     """Many tickets at once (rows only: no notifications needed to list them), each a minute apart."""
     start = utcnow() - timedelta(days=1)
-    rows = [Ticket(org_id=desk.org.id, requester_id=requester.id, subject=f"{prefix} {i}", body="b", created_at=start + timedelta(minutes=i),
+    rows = [Ticket(org_id=desk.org.id, number=next_number(desk.org), requester_id=requester.id, subject=f"{prefix} {i}", body="b",
+                   created_at=start + timedelta(minutes=i),
                    last_activity_at=start + timedelta(minutes=i)) for i in range(count)]
     db.session.add_all(rows)
     db.session.commit()

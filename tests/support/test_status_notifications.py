@@ -36,12 +36,12 @@ def test_the_customer_is_told_by_inbox_and_email_when_an_agent_resolves_the_tick
     # the customer's inbox shows it
     login_as(desk.customer)
     inbox = client.get("/o/acme/notifications").text
-    assert "Resolved: Export fails" in inbox and "from Open to Resolved" in inbox
+    assert "Resolved: #1 Export fails" in inbox and "from Open to Resolved" in inbox
     # and an email arrives, rendered from the default email template
     wait_for_jobs()
     [mail] = [m for m in mailbox.wait_for(desk.customer.email) if "Resolved" in str(m["Subject"])]
-    assert str(mail["Subject"]) == "Resolved: Export fails"  # the subject in words, no raw id
-    assert "Agnes Agent changed \"Export fails\" from Open to Resolved." in mailbox.text_of(mail)
+    assert str(mail["Subject"]) == "Resolved: #1 Export fails"  # the short number and the subject in words, no raw id
+    assert "Agnes Agent changed #1 \"Export fails\" from Open to Resolved." in mailbox.text_of(mail)
 
 
 def test_api_and_bulk_status_changes_tell_the_customer_too(app, desk, client, login_as):

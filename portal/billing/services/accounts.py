@@ -7,15 +7,13 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import inspect
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.accounts.models import User
 from portal.billing.models import BillingAccount
 from portal.billing.plans import FREE, PLANS, TRIAL_PLAN, Plan, get_plan
 from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
-from portal.models import new_public_id, utcnow
+from portal.models import insert_for, new_public_id, utcnow
 from portal.orgs.models import Organization
 from portal.tenancy import get_unscoped_or_404, scoped, unscoped
 from portal.tokens import external_url
@@ -25,8 +23,7 @@ LIVE = ("active", "trialing", "past_due")  # statuses that keep the plan (past_d
 
 def insert_ignoring_duplicates(model, values: dict, unique: list[str]) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING on either backend: the new row's id, or None when the row existed."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique).returning(model.id)
+    statement = insert_for(model, db.session.get_bind().dialect.name).values(**values).on_conflict_do_nothing(index_elements=unique).returning(model.id)
     # RETURNING rather than rowcount: with RETURNING (which PostgreSQL inserts get) the driver reports no rowcount.
     return db.session.execute(statement).scalar()
 
@@ -103,6 +100,18 @@ def effective_plan(acct: BillingAccount | None, now: datetime | None = None) -> 
     if ends is not None and ends <= now:
         return FREE
     return get_plan(acct.plan)
+
+
+def plan_changes_at(acct: BillingAccount | None, now: datetime | None = None) -> datetime | None:
+    """When effective_plan(acct) next changes with no write to the account (a trial or grace period ends), or None."""
+    now = now or utcnow()
+    if acct is None or acct.status not in LIVE:
+        return None
+    moments = [grace_ends_at(acct)]
+    if acct.status == "trialing" and not acct.stripe_subscription_id:
+        moments.append(acct.trial_end)
+    ahead = [m for m in moments if m is not None and m > now]
+    return min(ahead) if ahead else None
 
 
 def plan_of(org: Organization, now: datetime | None = None) -> Plan:

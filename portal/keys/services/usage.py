@@ -11,14 +11,13 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.billing import service as billing
 from portal.extensions import db
 from portal.infra.ratelimit import LastUsed, UsageCounts
 from portal.keys.auth import limiter
 from portal.keys.models import OUTCOMES, ApiKey, ApiKeyUsage
-from portal.models import utcnow
+from portal.models import insert_for, utcnow
 from portal.orgs.models import Organization
 from portal.tenancy import scoped, unscoped
 
@@ -141,8 +140,7 @@ def record_usage(counts: UsageCounts, last: LastUsed) -> int:
         if pid in known  # a deleted key's counts have nowhere to go
     ]
     if rows:
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(ApiKeyUsage)
+        stmt = insert_for(ApiKeyUsage, db.engine.dialect.name)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key_id", "day", "endpoint", "outcome"], set_={"count": ApiKeyUsage.count + stmt.excluded.count}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.accounts.service import support_agents_query
@@ -15,7 +15,6 @@ from portal.models import utcnow
 from portal.notifications.service import staff_inbox
 from portal.pagination import Page
 from portal.support.models import AgentState, CannedReply, SavedView, Ticket
-from portal.tenancy import scoped
 
 
 def agents(available_only: bool = False) -> list[User]:
@@ -124,7 +123,7 @@ def render_canned(public_id: str, ticket: Ticket, agent: User) -> str:
     reply = db.session.scalar(select(CannedReply).filter_by(public_id=public_id))
     if reply is None:
         raise ValidationFailed({"canned_id": "No such canned reply."})
-    number = ticket_number(ticket)
+    number = ticket.short_number
     values = {
         "customer_name": ticket.requester.display_name if ticket.requester else "there",
         # a customer reads the short number, never the internal id; old templates' {{ ticket_id }} gets it too
@@ -135,12 +134,6 @@ def render_canned(public_id: str, ticket: Ticket, agent: User) -> str:
         "org_name": ticket.org.name,
     }
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), reply.body)
-
-
-def ticket_number(ticket: Ticket) -> str:
-    """The ticket's short number within its organization ("#3": the third ticket the org filed)."""
-    n = db.session.scalar(scoped(Ticket, ticket.org).with_only_columns(func.count(Ticket.id)).where(Ticket.id <= ticket.id))
-    return f"#{int(n or 0)}"
 
 
 def compose_reply(ticket: Ticket, agent: User, body: str, canned_id: str | None = None) -> str:

@@ -261,11 +261,11 @@ def refresh_sla(ticket: Ticket, now: datetime | None = None) -> list[tuple[str, 
 
 def notify_sla(ticket: Ticket, event: str, target: str) -> None:
     """Tell the assignee (or every agent when nobody is assigned) of a warning or breach refresh_sla claimed."""
-    data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "target": target.replace("_", " ")}
+    details = {"target": target.replace("_", " ")}
     if event == WARNING:
         due = ticket.first_response_due_at if target == "first_response" else ticket.resolution_due_at
-        data["due_at"] = due.strftime("%Y-%m-%d %H:%M UTC") if due else ""
-    tell(ticket.org, [ticket.assignee] if ticket.assignee else agents(), event, data)
+        details["due_at"] = due.strftime("%Y-%m-%d %H:%M UTC") if due else ""
+    tell(ticket, [ticket.assignee] if ticket.assignee else agents(), event, **details)
 
 
 def _split(flags: str) -> set[str]:

@@ -12,10 +12,20 @@ from collections.abc import Callable
 from portal.accounts.models import User
 from portal.errors import Conflict, Forbidden, NotFound, ServiceError, ValidationFailed
 from portal.extensions import db
-from portal.models import utcnow
+from portal.models import insert_for, utcnow
 from portal.orgs.models import Membership, Organization
 from portal.roles import role_allows
-from portal.support.models import CATEGORIES, FINISHED, PRIORITIES, PRIORITY_RANK, STATUSES, Ticket, TicketComment, TicketEvent
+from portal.support.models import (
+    CATEGORIES,
+    FINISHED,
+    PRIORITIES,
+    PRIORITY_RANK,
+    STATUSES,
+    Ticket,
+    TicketComment,
+    TicketCounter,
+    TicketEvent,
+)
 from portal.support.services.attachments import check_files, store
 from portal.support.services.desk import agent_by_public_id, agents, next_agent
 from portal.support.services.notify import excerpt, tell
@@ -93,8 +103,8 @@ def create_ticket(org: Organization, requester: User, *, subject: str, body: str
         raise ValidationFailed(errors)
     uploads = check_files(org, None, files)
     now = utcnow()
-    ticket = Ticket(org_id=org.id, requester_id=requester.id, subject=subject.strip(), body=body, category=category, priority=priority,
-                    priority_rank=PRIORITY_RANK[priority], status="open", created_at=now, last_activity_at=now)
+    ticket = Ticket(org_id=org.id, number=next_number(org), requester_id=requester.id, subject=subject.strip(), body=body, category=category,
+                    priority=priority, priority_rank=PRIORITY_RANK[priority], status="open", created_at=now, last_activity_at=now)
     ticket.org = org
     db.session.add(ticket)
     db.session.flush()
@@ -105,11 +115,18 @@ def create_ticket(org: Organization, requester: User, *, subject: str, body: str
     if assignee is not None:
         ticket.assignee_id, ticket.assignee = assignee.id, assignee
     db.session.flush()
-    data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "priority": ticket.priority, "requester_name": requester.display_name}
-    tell(org, agents(), "ticket.created", data)
+    tell(ticket, agents(), "ticket.created", priority=ticket.priority, requester_name=requester.display_name)
     if assignee is not None:
         _tell_assigned(ticket, assignee)
     return ticket
+
+
+def next_number(org: Organization) -> int:
+    """The org's next short ticket number, from one atomic upsert of its counter (held locked until the commit, so
+    two tickets filed at once get two numbers and a refused filing hands none out)."""
+    statement = insert_for(TicketCounter, db.session.get_bind().dialect.name).values(org_id=org.id, last_number=1)
+    statement = statement.on_conflict_do_update(index_elements=["org_id"], set_={"last_number": TicketCounter.last_number + 1})
+    return db.session.execute(statement.returning(TicketCounter.last_number)).scalar_one()
 
 
 def add_comment(ticket: Ticket, author: User, body: str, *, as_agent: bool, internal: bool = False,
@@ -143,9 +160,9 @@ def add_comment(ticket: Ticket, author: User, body: str, *, as_agent: bool, inte
     refresh_sla(ticket, now)
     db.session.flush()
     if not internal:
-        data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "author_name": author.display_name, "excerpt": excerpt(comment.body)}
         other_side = [ticket.requester] if as_agent else ([ticket.assignee] if ticket.assignee else agents())
-        tell(ticket.org, [p for p in other_side if p is not None and p.id != author.id], "ticket.replied", data)
+        tell(ticket, [p for p in other_side if p is not None and p.id != author.id], "ticket.replied",
+             author_name=author.display_name, excerpt=excerpt(comment.body))
     return comment
 
 
@@ -283,7 +300,7 @@ def _change_status(ticket: Ticket, status: str, by: User, *, as_agent: bool) -> 
 
 
 def _tell_assigned(ticket: Ticket, agent: User) -> None:
-    tell(ticket.org, [agent], "ticket.assigned", {"ticket_id": ticket.public_id, "subject": ticket.subject, "assignee_name": agent.display_name})
+    tell(ticket, [agent], "ticket.assigned", assignee_name=agent.display_name)
 
 
 def _tell_status(ticket: Ticket, previous: str, by: User, *, as_agent: bool) -> None:
@@ -293,9 +310,8 @@ def _tell_status(ticket: Ticket, previous: str, by: User, *, as_agent: bool) -> 
     people = [ticket.requester]
     if not as_agent:
         people.append(ticket.assignee)
-    data = {"ticket_id": ticket.public_id, "subject": ticket.subject, "old_status": STATUS_LABELS[previous],
-            "new_status": STATUS_LABELS[ticket.status], "changed_by": by.display_name}
-    tell(ticket.org, [p for p in people if p is not None and p.id != by.id], "ticket.status_changed", data)
+    tell(ticket, [p for p in people if p is not None and p.id != by.id], "ticket.status_changed",
+         old_status=STATUS_LABELS[previous], new_status=STATUS_LABELS[ticket.status], changed_by=by.display_name)
 
 
 def bulk_update(public_ids: list[str], by: User, *, status: str | None = None, assignee_id: str | None = None) -> tuple[int, list[str]]:
