@@ -40,6 +40,7 @@ class JobRunner(Protocol):
     def queue_depths(self) -> dict[str, int]: ...
     def live_workers(self) -> int: ...
     def claim(self, name: str, ttl: int) -> bool: ...
+    def release(self, name: str) -> None: ...
 
 
 def job_path(fn: Callable) -> str:
@@ -147,6 +148,9 @@ class InProcessRunner:
     def claim(self, name: str, ttl: int) -> bool:
         return True  # one process: nobody else could claim it
 
+    def release(self, name: str) -> None:
+        """Nothing to give back: claims are not held in one process."""
+
     def shutdown(self, timeout: float = 30.0) -> None:
         """Let enqueued jobs (delayed ones included) finish, then stop the pool's threads."""
         self.wait(timeout)
@@ -245,6 +249,10 @@ class RQRunner:
     def claim(self, name: str, ttl: int) -> bool:
         """True for the first process to claim `name` within ttl seconds (a lock that expires by itself)."""
         return bool(self.redis.set(f"vetrai:claim:{name}", "1", nx=True, ex=max(ttl, 1)))
+
+    def release(self, name: str) -> None:
+        """Give a claim back before its ttl: the next claim of `name` succeeds."""
+        self.redis.delete(f"vetrai:claim:{name}")
 
 
 def init_app(app: Flask) -> None:

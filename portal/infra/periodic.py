@@ -12,7 +12,9 @@ scheduler claims the slot first (the runner's claim: a Redis key with a TTL).
   starts one, so no other process starts a second copy meanwhile either. This makes the scheduler that
   runs a job its owner for as long as it lives; when it dies, the slot it held ahead expires and another
   scheduler runs the job within two intervals (plus its one-second tick): 10 s for the 5 s dispatch.
-* Longer jobs (hourly prunes and reminders) are enqueued on the "low" queue, once per slot.
+* Longer jobs (hourly prunes and reminders) are enqueued on the "low" queue, once per slot, and only when
+  the copy queued before has started: behind a backlog (workers busy or gone for hours) one copy waits,
+  not one per hour, and it runs once. A copy that never starts stops blocking after PENDING_SLOTS slots.
 """
 
 from __future__ import annotations
@@ -22,19 +24,31 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, current_app
 
-from portal.infra.jobs import execute, job_path
+from portal.infra.jobs import execute, job_path, register, registered
 
 log = logging.getLogger(__name__)
 
 INLINE_UP_TO = 60  # seconds: jobs at this interval or shorter run on the scheduler's own threads
 TICK = 1.0
+PENDING_SLOTS = 6  # a queued copy that has not started blocks the next copies for this many slots at most
 
 
 def every(app: Flask, seconds: int, fn: Callable) -> None:
     """Run job function fn every `seconds` in app (registering twice keeps the last interval)."""
     app.extensions.setdefault("periodic_jobs", {})[fn] = seconds
+    register(app, run_queued)
+
+
+def _pending(path: str) -> str:
+    return f"periodic-pending:{path}"
+
+
+def run_queued(path: str) -> None:
+    """A queued periodic job: say first that no copy waits any more (the next slot may queue one), then run it."""
+    current_app.extensions["jobs"].release(_pending(path))
+    registered(current_app)[path]()
 
 
 def schedule(app: Flask) -> dict[Callable, int]:
@@ -93,12 +107,24 @@ class Scheduler:
                         self._start(fn)
                         started.append(fn)
                         self._hold(fn, seconds, slot + 1)
-                    else:
-                        self._enqueue(fn, queue="low")
+                    elif self._enqueue_once(fn, seconds):
                         started.append(fn)
             except Exception:  # noqa: BLE001 - Redis down: try again next slot
                 log.exception("could not start periodic job %s", fn.__qualname__)
         return started
+
+    def _enqueue_once(self, fn: Callable, seconds: int) -> bool:
+        """Queue fn on "low" unless a copy queued earlier has not started yet (it will do this slot's work too)."""
+        path, runner = job_path(fn), self.app.extensions["jobs"]
+        if not runner.claim(_pending(path), seconds * PENDING_SLOTS):
+            log.warning("periodic job %s: the copy queued before has not started; not queued again", fn.__qualname__)
+            return False
+        try:
+            self._enqueue(run_queued, path, queue="low")
+        except Exception:
+            runner.release(_pending(path))  # nothing was queued: the next slot must not wait for it
+            raise
+        return True
 
     def _hold(self, fn: Callable, seconds: int, slot: int) -> None:
         """Claim `slot` ahead for this process (once), so that it stays the one running fn."""

@@ -14,7 +14,7 @@ import pytest
 
 from portal.extensions import db
 from portal.infra import jobs
-from portal.infra.periodic import Scheduler, schedule
+from portal.infra.periodic import PENDING_SLOTS, Scheduler, run_queued, schedule
 from portal.keys import tasks as key_tasks
 from portal.workflows import tasks as workflow_tasks
 from tests.faults.usage_fixtures import call, stored
@@ -95,10 +95,26 @@ def test_reconcilers_and_the_usage_flush_run_on_the_schedulers_thread_not_behind
     spare_limiter.push()
     db.session.commit()
     queued = []
-    scheduler = Scheduler(app, lambda fn, **kw: queued.append(fn) or "queued")
+    scheduler = Scheduler(app, lambda fn, *args, **kw: queued.append(args[0]) or "queued")
     started = scheduler.tick(now=fresh_time(3600))  # the start of an hour: every job is due
     assert scheduler.wait(30)
     for fn in (workflow_tasks.dispatch, workflow_tasks.reap, key_tasks.flush_usage):
-        assert fn in started and fn not in queued
-    assert set(queued) == {fn for fn, seconds in schedule(app).items() if seconds > 60}  # hourly jobs still go on a queue
+        assert fn in started and jobs.job_path(fn) not in queued
+    hourly = {fn for fn, seconds in schedule(app).items() if seconds > 60}
+    assert set(queued) == {jobs.job_path(fn) for fn in hourly} and hourly <= set(started)  # hourly jobs still go on a queue
     assert stored(key) == 3  # flushed without any worker taking anything off a queue
+
+
+@pytest.mark.postgres_only  # claims are shared through Redis; the in-process runner has no queue to wait in
+def test_an_hourly_job_stuck_behind_a_backlog_waits_as_one_copy_and_runs_once(app, test_jobs):
+    queued: list[tuple] = []
+    scheduler = Scheduler(app, lambda fn, *args, **kw: queued.append((fn, args, kw["queue"])) or "queued", jobs={quick_reconciler: 3600})
+    base = fresh_time(3600)
+    for hour in range(PENDING_SLOTS - 1):  # five hours in which no worker takes anything off the low queue
+        scheduler.tick(now=base + hour * 3600)
+    assert queued == [(run_queued, (jobs.job_path(quick_reconciler),), "low")]
+    fn, args, _queue = queued[0]
+    jobs.execute(jobs.job_path(fn), args)  # a worker is back: the one copy runs
+    assert RUNS == ["quick"]
+    scheduler.tick(now=base + (PENDING_SLOTS - 1) * 3600)
+    assert len(queued) == 2  # started, so the next hour queues the job again
