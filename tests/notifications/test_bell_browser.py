@@ -22,8 +22,9 @@ def _seed():
     for n in range(5):
         service.notify(org, [reader], "message", {"title": f"Maintenance note {n}", "body": ""}, channels=["in_app"])
     # The newest: a ticket's status change, which leads to the ticket.
-    service.notify(org, [reader], "ticket.status_changed", {"ticket_id": ticket.public_id, "subject": ticket.subject, "old_status": "Open",
-                                                             "new_status": "Resolved", "changed_by": "Agnes Agent"}, channels=["in_app"])
+    service.notify(org, [reader], "ticket.status_changed", {"ticket_id": ticket.public_id, "ticket_number": ticket.short_number,
+                                                             "subject": ticket.subject, "old_status": "Open", "new_status": "Resolved",
+                                                             "changed_by": "Agnes Agent"}, channels=["in_app"])
     db.session.commit()
     return org, reader, ticket
 
@@ -40,7 +41,7 @@ def test_bell_opens_on_the_latest_five_and_one_click_lands_on_the_ticket(page, l
     bell.click()
     items = page.locator("#bell-list li")
     expect(items).to_have_count(5)  # the latest five of six
-    expect(items.first).to_contain_text("Resolved: Printer on fire")
+    expect(items.first).to_contain_text("Resolved: #1 Printer on fire")
     expect(items.first).to_contain_text("New")
     expect(page.locator("#bell-list")).not_to_contain_text("Maintenance note 0")  # the oldest is left for the inbox
     expect(menu.get_by_role("link", name="Open the inbox")).to_be_visible()
@@ -62,7 +63,7 @@ def test_bell_opens_on_the_latest_five_and_one_click_lands_on_the_ticket(page, l
 
     # Mark all read from the bell: the list stays open, nothing is marked new, the count is gone.
     page.locator("#notification-badge").click()
-    expect(page.locator("#bell-list li.read").first).to_contain_text("Resolved: Printer on fire")
+    expect(page.locator("#bell-list li.read").first).to_contain_text("Resolved: #1 Printer on fire")
     menu.get_by_role("button", name="Mark all read").click()
     expect(page.locator("#bell-list li.unread")).to_have_count(0)
     expect(page.locator("#notification-badge")).to_have_accessible_name("Inbox")

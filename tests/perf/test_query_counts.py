@@ -55,7 +55,7 @@ def test_org_dashboard_costs_the_same_with_30_members_orgs_runs_tickets_and_noti
             other = OrgFactory(name=f"Neighbour {i:02d}")  # the org switcher lists every org the admin is in
             orgs.add_member(other, admin, "user")
             _pending_invitation(org, f"invitee{i}@example.test", admin)
-            notifications.notify(org, [admin], "ticket.created", {"ticket_id": f"T{i}", "subject": f"Hello {i}", "priority": "low",
+            notifications.notify(org, [admin], "ticket.created", {"ticket_id": f"T{i}", "ticket_number": f"#{i}", "subject": f"Hello {i}", "priority": "low",
                                                                   "requester_name": "Carol"}, channels=["in_app"])
             wf = workflows.create_workflow(org, {**STARTERS["greeting"], "name": f"Workflow {i:02d}"}, admin)
             workflows.start_run(org, wf.public_id, {"name": f"run {i}"}, by=admin)
