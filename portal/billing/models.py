@@ -22,6 +22,8 @@ class BillingAccount(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     __tablename__ = "billing_account"
     public_id_prefix = "bil"
     __table_args__ = (UniqueConstraint("org_id", name="uq_billing_account_org"),)
+    # What the plan in force depends on: API keys cache their plan's rate-limit ceiling (portal.keys.invalidation).
+    KEY_AUTH_FIELDS = ("org_id", "plan", "status", "trial_end", "payment_failed_at", "stripe_subscription_id")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan: Mapped[str] = mapped_column(String(20), nullable=False, default="free")

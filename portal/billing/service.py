@@ -14,6 +14,7 @@ from portal.billing.services.accounts import (
     limit_of,
     monthly_revenue,
     org_for_console,
+    plan_changes_at,
     plan_of,
     start_trial,
     upgrade_url,
@@ -48,6 +49,6 @@ from portal.billing.services.webhooks import format_money, process, receive
 __all__ = [
     "MetricUsage", "PlanChange", "all_accounts", "assign_plan", "billing_url", "cancel", "check", "checkout", "consume", "daily_usage",
     "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "has_subscription", "hold", "invoices", "limit_of",
-    "monthly_revenue", "org_for_console", "payments_configured", "plan_of", "portal", "preview_change", "process", "provider_origins", "receive", "record_total", "record_usage", "resume", "start_trial",
+    "monthly_revenue", "org_for_console", "payments_configured", "plan_changes_at", "plan_of", "portal", "preview_change", "process", "provider_origins", "receive", "record_total", "record_usage", "resume", "start_trial",
     "subscribe", "upgrade_url", "usage_report", "used_in",
 ]

@@ -4,9 +4,14 @@ The hot path makes no database query: the format and checksum are checked offlin
 key is looked up in a bounded in-process cache, and the Redis round trip of the rate limiter (at most
 one a request; busy keys spend tokens leased for 0.2 s, see portal.infra.ratelimit) also returns the
 key-change epoch, which says whether the cached entry may be stale. A commit that changes a key, its
-owner, its owner's membership or its org bumps the epoch (portal.keys.invalidation): the committing
+owner, its owner's membership, its org or its org's billing account bumps the epoch
+(portal.keys.invalidation): the committing
 process forgets its cache at once, every other process within 0.2 s. Without Redis (one process)
 cached entries live one second; with Redis, 60 seconds as a backstop for changes made outside the ORM.
+
+The limit a key gets is its own setting capped by its org's plan (the `api_rate_limit` ceiling), read
+with the key: a downgrade, a lapsed payment or a super admin's assignment applies from the next requests,
+and an entry is reloaded when its plan ends by the clock alone (a trial's or a grace period's end).
 
 This module speaks no HTTP: a refused key is a `Refusal`, which the request hook (portal.security)
 renders as the API's JSON error.
@@ -26,6 +31,8 @@ from sqlalchemy import and_, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from portal.accounts.models import User
+from portal.billing import service as billing
+from portal.billing.models import BillingAccount
 from portal.extensions import db, login_manager
 from portal.infra.ratelimit import Decision, RateLimiter, make_limiter
 from portal.keys import tokens
@@ -42,6 +49,8 @@ NEGATIVE_TTL = 30.0  # unknown keys: remembered briefly, so a flood of made-up k
 NAMESPACE = "vetrai:keys:"  # the Redis keys of the key limiter, epoch and usage counts
 
 _USER_COLUMNS = [attr.key for attr in inspect(User).column_attrs]
+# The account columns billing.effective_plan reads: the ceiling is computed from them when the key is loaded.
+_PLAN_COLUMNS = ("plan", "status", "trial_end", "payment_failed_at", "stripe_subscription_id")
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,21 @@ class CachedKey:
     user: dict = field(repr=False)
     loaded_at: float = 0.0
     epoch: int | None = None
+    ceiling: int | None = None  # the org's plan's cap on a key's rate limit (None: none)
+    plan_name: str = ""  # the plan that sets the ceiling, for the 429 message
+    plan_until: float | None = None  # when the plan in force ends by the clock alone: reload then
+
+    @property
+    def limit(self) -> int:
+        """Requests a minute this key gets now: its own setting, capped by its org's plan."""
+        return self.rate_limit if self.ceiling is None else min(self.rate_limit, self.ceiling)
+
+    def limit_message(self) -> str:
+        """The 429's sentence: the limit in force, and the plan that caps it when it does."""
+        message = f"This key's rate limit is {self.limit} requests a minute"
+        if self.limit < self.rate_limit:
+            message += f" (capped by the {self.plan_name} plan; the key is set to {self.rate_limit:,})"
+        return message + ". Retry after the Retry-After seconds."
 
     def problem(self, now: float) -> tuple[int, str, str] | None:
         """(status, code, message) when the key must be refused at time now."""
@@ -136,19 +160,30 @@ def _ts(value) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+def _plan_in_force(row) -> tuple[int | None, str, float | None]:
+    """(ceiling, plan name, when the plan ends by the clock) from the billing columns of a loaded key's row."""
+    acct = None
+    if row["billing__status"] is not None:  # an org that never had an account is on the free plan
+        acct = BillingAccount(**{name: row[f"billing__{name}"] for name in _PLAN_COLUMNS})  # transient: never added
+    plan = billing.effective_plan(acct)
+    return plan.limit("api_rate_limit"), plan.name, _ts(billing.plan_changes_at(acct))
+
+
 def load_key(secret_hash: str) -> CachedKey | None:
-    """One query: the secret, its key, the key's org, the owner and the owner's membership."""
+    """One query: the secret, its key, the key's org and its billing account, the owner and the owner's membership."""
     user_cols = [getattr(User, name).label(f"user__{name}") for name in _USER_COLUMNS]
+    plan_cols = [getattr(BillingAccount, name).label(f"billing__{name}") for name in _PLAN_COLUMNS]
     query = (
         select(
             ApiKeySecret.secret_hash, ApiKeySecret.expires_at.label("secret_expires_at"), ApiKey.id, ApiKey.public_id,
             ApiKey.org_id, ApiKey.user_id, ApiKey.scopes, ApiKey.rate_limit, ApiKey.expires_at, ApiKey.revoked_at,
-            Organization.is_suspended.label("org_suspended"), Membership.role, *user_cols,
+            Organization.is_suspended.label("org_suspended"), Membership.role, *user_cols, *plan_cols,
         )
         .join(ApiKey, ApiKeySecret.key_id == ApiKey.id)
         .join(Organization, Organization.id == ApiKey.org_id)
         .join(User, ApiKey.user_id == User.id)
         .outerjoin(Membership, and_(Membership.user_id == ApiKey.user_id, Organization.id == Membership.org_id))
+        .outerjoin(BillingAccount, BillingAccount.org_id == Organization.id)
         .where(ApiKeySecret.secret_hash == secret_hash)
     )
     row = db.session.execute(query).mappings().first()
@@ -160,11 +195,13 @@ def load_key(secret_hash: str) -> CachedKey | None:
         owner_problem = "This API key's owner is suspended."
     elif row["org_suspended"]:
         owner_problem = "This API key's organization is suspended. Contact the platform's support."
+    ceiling, plan_name, plan_until = _plan_in_force(row)
     return CachedKey(
         secret_hash=row["secret_hash"], key_pk=row["id"], public_id=row["public_id"], org_id=row["org_id"],
         user_id=row["user_id"], scopes=frozenset(row["scopes"] or ()), rate_limit=row["rate_limit"],
         expires_at=_ts(row["expires_at"]), secret_expires_at=_ts(row["secret_expires_at"]),
         revoked=row["revoked_at"] is not None, owner_problem=owner_problem, owner_gone=row["role"] is None, user=user,
+        ceiling=ceiling, plan_name=plan_name, plan_until=plan_until,
     )
 
 
@@ -238,7 +275,7 @@ class KeyAuth:
             age = now - item.loaded_at
             if isinstance(item, _Unknown) and age < NEGATIVE_TTL:
                 return None
-            if isinstance(item, CachedKey) and age < self.ttl:
+            if isinstance(item, CachedKey) and age < self.ttl and (item.plan_until is None or now < item.plan_until):
                 return item
         return self._load(secret_hash, now)
 
@@ -267,7 +304,7 @@ class KeyAuth:
         if not entry.revoked:  # a revoke is final: no need to ask Redis
             if time.monotonic() >= self._skip_redis_until:
                 try:
-                    decision = self.limiter.hit(entry.public_id, entry.rate_limit)
+                    decision = self.limiter.hit(entry.public_id, entry.limit)
                 except Exception:  # noqa: BLE001 - fail open on a Redis outage, but trust the cache for 1 s only
                     self._skip_redis_until = time.monotonic() + 1.0
                     self._warn("API key rate limiter unavailable (Redis); letting requests through meanwhile")
@@ -285,7 +322,7 @@ class KeyAuth:
         if problem is not None:
             return refuse(*problem)
         if decision is not None and not decision.allowed:
-            return refuse(429, "rate_limited", f"This key's rate limit is {entry.rate_limit} requests a minute. Retry after the Retry-After seconds.")
+            return refuse(429, "rate_limited", entry.limit_message())
         view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is not None:
             needed = required_scope(view, request.method)

@@ -1,8 +1,9 @@
 """Which committed changes make cached API keys stale, and the announcement that drops them everywhere.
 
 Keys authenticate from a per-process cache (portal.keys.auth) holding the key, its secret, its owner's
-user row, the owner's membership and the org's suspension. Each of those models declares, next to its
-columns, the ones the cache depends on: `KEY_AUTH_FIELDS`. A flush that inserts or deletes such a row,
+user row, the owner's membership, the org's suspension and its billing account's plan (whose ceiling caps
+the key's rate limit). Each of those models declares, next to its columns, the ones the cache depends on:
+`KEY_AUTH_FIELDS`. A flush that inserts or deletes such a row,
 or changes one of those columns, arranges (`uow.after_commit`) for the commit to drop this process's
 cache and bump the epoch that tells every other process (within 0.2 s, see portal.infra.ratelimit); a
 rolled-back change announces nothing.

@@ -22,12 +22,12 @@ from portal.keys.services.keys import (
     secrets_in_grace,
     update_key,
 )
-from portal.keys.services.policy import can_manage, default_rate_limit, policy_for, save_policy
+from portal.keys.services.policy import RateCeiling, can_manage, default_rate_limit, policy_for, rate_ceiling, save_policy
 from portal.keys.services.usage import USAGE_DAYS, last_used, org_usage_per_day, record_usage, usage, usage_totals
 
 __all__ = [
-    "EXPIRY_NOTICE_DAYS", "MAX_GRACE_SECONDS", "MAX_NAME", "MAX_RATE_LIMIT", "STATUSES", "USAGE_DAYS",
+    "EXPIRY_NOTICE_DAYS", "MAX_GRACE_SECONDS", "MAX_NAME", "MAX_RATE_LIMIT", "STATUSES", "USAGE_DAYS", "RateCeiling",
     "can_manage", "create_key", "expiring_soon", "default_rate_limit", "get_key", "last_used", "list_keys", "notify_expiring", "org_usage_per_day",
-    "owner_candidates", "policy_for", "record_usage", "resolve_owner", "revoke_key", "revoke_key_as_operator",
+    "owner_candidates", "policy_for", "rate_ceiling", "record_usage", "resolve_owner", "revoke_key", "revoke_key_as_operator",
     "rotate_key", "save_policy", "secrets_in_grace", "update_key", "usage", "usage_totals",
 ]

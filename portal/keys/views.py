@@ -35,6 +35,7 @@ def _list_context() -> dict:
         "org": current_org, "result": result, "filters": filters, "statuses": service.STATUSES,
         "totals": service.usage_totals(result.items), "used": service.last_used(result.items),
         "manage": service.can_manage(current_membership), "me": current_membership.user_id,
+        "ceiling": service.rate_ceiling(current_org),
     }
 
 
@@ -99,6 +100,7 @@ def _show_context(key, form: KeyForm | None = None, notice: str | None = None) -
         "org": current_org, "key": key, "usage": usage, "chart": usage_chart(usage["days"]),
         "used": service.last_used([key])[key.id], "form": form, "rotate_form": RotateForm(formdata=None),
         "manage": service.can_manage(current_membership), "grace_secrets": service.secrets_in_grace(key), "notice": notice,
+        "ceiling": service.rate_ceiling(current_org),
     }
 
 

@@ -46,10 +46,6 @@ def find_account(org: Organization) -> BillingAccount | None:
     if acct is not None:
         known[org.id] = acct
     return acct
-    acct = db.session.scalar(scoped(BillingAccount, org))
-    if acct is not None:
-        known[org.id] = acct.id
-    return acct
 
 
 def has_subscription(acct: BillingAccount | None) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app
 
 from portal.audit import service as audit
@@ -20,6 +22,25 @@ def default_rate_limit(org: Organization | None = None) -> int:
     default = int(current_app.config.get("API_KEY_DEFAULT_RATE_LIMIT", 600))
     ceiling = billing.limit_of(org, "api_rate_limit") if org is not None else None
     return default if ceiling is None else min(default, ceiling)
+
+
+@dataclass(frozen=True)
+class RateCeiling:
+    """The org's plan's cap on a key's rate limit, as the key pages show it."""
+
+    limit: int
+    plan: str  # the plan's name
+
+    def caps(self, rate_limit: int) -> bool:
+        """True when a key set to rate_limit gets less (the ceiling) because of the plan."""
+        return rate_limit > self.limit
+
+
+def rate_ceiling(org: Organization) -> RateCeiling | None:
+    """The cap org's plan puts on every key's rate limit now, also on keys made under a larger plan (None: no cap)."""
+    plan = billing.plan_of(org)
+    limit = plan.limit("api_rate_limit")
+    return None if limit is None else RateCeiling(limit, plan.name)
 
 
 def can_manage(member: Membership) -> bool:
