@@ -64,6 +64,12 @@ class ConfirmForm(FlaskForm):
     """Reset, the palette's and the contrast fix's one click: nothing but the CSRF token."""
 
 
+class PreviewStopForm(ConfirmForm):
+    """The preview banner's "Stop previewing": the CSRF token and the page to return to."""
+
+    next = HiddenField()
+
+
 class PublishForm(FlaskForm):
     """Publish: the CSRF token, and which pairs below WCAG AA the admin agreed to publish (empty at first)."""
 

@@ -11,9 +11,20 @@ from flask_login import current_user
 
 from portal.errors import NotFound, ServiceError, ValidationFailed
 from portal.forms import apply_errors
+from portal.roles import role_allows
 from portal.tenancy import branded_org, current_org, org_required
 from portal.themes import bp, contrast, service, settings
-from portal.themes.forms import ConfirmForm, ImportForm, LogoForm, PresetForm, PublishForm, RevertForm, ThemeForm, VariantForm
+from portal.themes.forms import (
+    ConfirmForm,
+    ImportForm,
+    LogoForm,
+    PresetForm,
+    PreviewStopForm,
+    PublishForm,
+    RevertForm,
+    ThemeForm,
+    VariantForm,
+)
 from portal.themes.http import conditional_css, conditional_js
 from portal.themes.optout import custom_code_refused, no_custom_code
 from portal.themes.stylesheet import build_preview
@@ -21,6 +32,7 @@ from portal.themes.urls import css_path
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 SAFE_MODE = "theme_safe_mode"
+PREVIEW = "theme_preview"  # the public ids of the orgs whose saved draft this session's admin previews on the real pages
 
 
 def _me():
@@ -44,21 +56,36 @@ def remember_safe_mode():
 
 @bp.app_context_processor
 def theme_of_the_page():
-    """`page_theme()` for layouts/base.html: the published theme on org pages, None on platform pages and in safe mode."""
-    return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE)),
+    """`page_theme()` for layouts/base.html: the published theme on org pages (the draft for its admin previewing it),
+    None on platform pages and in safe mode; `theme_preview()` for the preview banner."""
+    return {"page_theme": _page_theme, "theme_safe_mode": lambda: bool(session.get(SAFE_MODE)), "theme_preview": previewing,
             "brand_org": branded_org, "theme_css_url": _theme_css_url, "theme_js_url": theme_js_url}
+
+
+def previewing() -> bool:
+    """True when this page wears the org's draft: its admin's session previews this org, and safe mode is off."""
+    # The permission is checked on every page, not when the preview started: an admin demoted meanwhile stops at once.
+    org, membership = g.get("org"), g.get("membership")
+    if org is None or membership is None or g.get("platform_staff") or session.get(SAFE_MODE):
+        return False
+    return org.public_id in session.get(PREVIEW, ()) and role_allows(membership.role, "org.settings")
 
 
 def _page_theme():
     org = g.get("org") or g.get("brand_org")
     if org is None or g.get("platform_staff") or session.get(SAFE_MODE):
         return None
+    if previewing():  # the draft even when it is the platform's look: that is what a publish would show
+        return service.draft_preview(org, _font_url)
     theme = service.published(org, _font_url)
     return None if theme.is_default else theme
 
 
 def _theme_css_url(theme) -> str:
-    """A member's pages link the org's private stylesheet; an anonymous visitor's branded page the public one."""
+    """A member's pages link the org's private stylesheet; an anonymous visitor's branded page the public one; the
+    admin previewing the draft its draft's (a URL only org.settings may fetch)."""
+    if theme.is_draft:
+        return url_for("themes.draft_stylesheet", org_slug=current_org.slug, v=theme.etag)
     if g.get("org") is not None:
         return url_for("themes.stylesheet", org_slug=current_org.slug, v=theme.etag)
     return f"{css_path(branded_org.public_id)}?v={theme.etag}"
@@ -67,8 +94,9 @@ def _theme_css_url(theme) -> str:
 def theme_js_url(theme) -> str | None:
     """The org's script for this page, or None: only a member's own org page (g.org), never a platform staff
     member's view, nor a page that opted out (@no_custom_code: secrets, passwords, login). `theme` is what
-    page_theme() gave, so safe mode and platform pages have none already; it carries a script only while allowed."""
-    if theme is None or not theme.script or g.get("org") is None or g.get("platform_staff") or custom_code_refused():
+    page_theme() gave, so safe mode and platform pages have none already; it carries a script only while allowed,
+    and never while its admin previews the draft (unpublished code does not run)."""
+    if theme is None or not theme.script or theme.is_draft or g.get("org") is None or g.get("platform_staff") or custom_code_refused():
         return None
     if current_user.is_authenticated and current_user.platform_role:  # a super admin or agent who is also a member
         return None
@@ -95,6 +123,14 @@ def stylesheet(org_slug: str):
     theme = service.published(current_org, _font_url)
     return conditional_css(theme.css, theme.etag, immutable=request.args.get("v") == theme.etag,
                            private=True)
+
+
+@bp.get("/o/<org_slug>/settings/theme/draft.css")
+@org_required("org.settings")
+def draft_stylesheet(org_slug: str):
+    """The saved draft's stylesheet, made as a publish would make it, for its admin's preview (members get a 403)."""
+    theme = service.draft_preview(current_org, _font_url)
+    return conditional_css(theme.css, theme.etag, immutable=request.args.get("v") == theme.etag, private=True)
 
 
 # ---------------------------------------------------------------- the editor
@@ -168,9 +204,9 @@ def preview_css(org_slug: str):
     return Response(text, mimetype="text/css", headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
 
 
-def _confirmed_action(action, message: str):
-    """Run a one-click action (publish, reset, a preset, the palette) behind its form's CSRF check."""
-    form = ConfirmForm()
+def _confirmed_action(action, message: str, form: ConfirmForm | None = None, to: str | None = None):
+    """Run a one-click action (publish, reset, a preset, the palette) behind its form's CSRF check; back to the editor."""
+    form = form or ConfirmForm()
     if not form.validate_on_submit():
         raise ValidationFailed({"csrf_token": "The form expired. Reload the page and try again."})
     try:
@@ -179,7 +215,38 @@ def _confirmed_action(action, message: str):
         flash_error(exc)
     else:
         flash(message, "success")
-    return after_change(_editor_url())
+    return after_change(to or _editor_url())
+
+
+def _set_preview(on: bool) -> None:
+    """Turn this session's draft preview on or off for the current org (other orgs' previews stay as they are)."""
+    others = [ref for ref in session.get(PREVIEW, ()) if ref != current_org.public_id]
+    session[PREVIEW] = [*others, current_org.public_id] if on else others
+
+
+def _back_to(path: str | None) -> str:
+    """Where "Stop previewing" returns: the org page it was pressed on, else the org's dashboard (never off-site)."""
+    home = url_for("orgs.dashboard", org_slug=current_org.slug)
+    if path and path.startswith(home) and "//" not in path and "\\" not in path:
+        return path
+    return home
+
+
+@bp.post("/o/<org_slug>/settings/theme/preview")
+@org_required("org.settings")
+def start_preview(org_slug: str):
+    """Show this admin, in this session only, the saved draft on the org's real pages, starting from its dashboard."""
+    return _confirmed_action(lambda: _set_preview(True), "You are previewing the draft on the real pages. Only you see it.",
+                             to=url_for("orgs.dashboard", org_slug=current_org.slug))
+
+
+@bp.post("/o/<org_slug>/settings/theme/preview/stop")
+@org_required()  # any member may switch off a flag of their own session (one who lost org.settings sees no draft anyway)
+def stop_preview(org_slug: str):
+    """End this session's draft preview for the org and go back to the page it was stopped on, in the published look."""
+    form = PreviewStopForm()
+    return _confirmed_action(lambda: _set_preview(False), "Preview stopped: you see the published theme again, as members do.",
+                             form=form, to=_back_to(form.next.data))
 
 
 def _accepted_failures(failing: list[contrast.Check]) -> str:

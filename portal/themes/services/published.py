@@ -35,7 +35,7 @@ from portal.tenancy import scoped
 from portal.themes import css, settings
 from portal.themes.models import Theme, ThemeVersion
 from portal.themes.services.assets import asset_urls
-from portal.themes.services.drafts import own_url_check
+from portal.themes.services.drafts import draft, own_url_check
 from portal.themes.stylesheet import build
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class CompiledTheme:
     logos: dict  # logo_light, logo_dark, favicon → URL or None
     script: str = ""  # the version's custom JavaScript, only while the org is allowed it ("" otherwise)
     script_etag: str = ""
+    is_draft: bool = False  # the saved draft, shown to the admin previewing it (draft_preview): never published, no script
 
     @property
     def font_stylesheet(self) -> str | None:
@@ -156,23 +157,45 @@ def published(org: Organization, font_url=None) -> CompiledTheme:
 def _compile(org: Organization, version_id: str | None, font_url, *, js_allowed: bool = False) -> CompiledTheme:
     version = db.session.scalar(scoped(ThemeVersion, org).where(ThemeVersion.public_id == version_id)) if version_id else None
     values = {**settings.DEFAULTS, **(version.settings if version else {})}
-    is_default = version is None or version.kind == "reset"
-    custom = ""
-    if version is not None and version.custom_css:
-        try:
-            custom = css.sanitize(version.custom_css, own_url=own_url_check(org))
-        except css.CSSRefused:  # passed when published; a stricter checker since then: serve the rest
-            log.warning("custom CSS of theme %s no longer passes the checker; served without it", version.public_id)
-    stylesheet_path = settings.FONTS[values["font"]].stylesheet
+    custom = _served_css(org, version.custom_css, f"theme {version.public_id}") if version is not None else ""
     label = f"VetrAI theme {org.public_id} v{version.number}" if version else f"VetrAI default theme for {org.public_id}"
-    text = build(values, custom, font_url=font_url(stylesheet_path) if (font_url and stylesheet_path) else None, label=label)
-    script = version.custom_js if (js_allowed and version is not None) else ""
+    return _theme(org, values, custom, font_url, label=label, version=version,
+                  is_default=version is None or version.kind == "reset",
+                  script=version.custom_js if (js_allowed and version is not None) else "")
+
+
+def _served_css(org: Organization, text: str, source: str) -> str:
+    """The custom CSS as pages get it: it passed when saved; should a stricter checker refuse it since, the page is
+    served without it rather than not at all."""
+    if not text:
+        return ""
+    try:
+        return css.sanitize(text, own_url=own_url_check(org))
+    except css.CSSRefused:
+        log.warning("custom CSS of %s no longer passes the checker; served without it", source)
+        return ""
+
+
+def _theme(org: Organization, values: dict, custom_css: str, font_url, *, label: str, version: ThemeVersion | None = None,
+           is_default: bool = False, script: str = "", is_draft: bool = False) -> CompiledTheme:
+    """The stylesheet and the rest a page needs, made from settings and sanitized CSS (a version's or the draft's)."""
+    stylesheet_path = settings.FONTS[values["font"]].stylesheet
+    text = build(values, custom_css, font_url=font_url(stylesheet_path) if (font_url and stylesheet_path) else None, label=label)
     return CompiledTheme(
         org_public_id=org.public_id, version=version.public_id if version else None,
         number=version.number if version else None, is_default=is_default, settings=values, css=text,
         etag=hashlib.sha256(text.encode()).hexdigest()[:32], logos=asset_urls(org, values),
-        script=script, script_etag=hashlib.sha256(script.encode()).hexdigest()[:32] if script else "",
+        script=script, script_etag=hashlib.sha256(script.encode()).hexdigest()[:32] if script else "", is_draft=is_draft,
     )
+
+
+def draft_preview(org: Organization, font_url=None) -> CompiledTheme:
+    """The org's saved draft compiled exactly as a publish would be, for its admin's preview on the real pages."""
+    # Never its JavaScript (a preview must not run unpublished code), and not cached: the draft changes with each
+    # save, and only the admin previewing reads it.
+    current = draft(org)
+    custom = _served_css(org, current.custom_css, f"the draft of {org.public_id}")
+    return _theme(org, current.settings, custom, font_url, label=f"VetrAI draft theme for {org.public_id}", is_draft=True)
 
 
 def clear_cache() -> None:
