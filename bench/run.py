@@ -413,13 +413,18 @@ def login(port: int, email: str, password: str, slug: str) -> str:
         client.close()
 
 
-def check_endpoint(port: int, ep: Endpoint) -> dict:
-    """One request before the load: right status, right page, no new cookie."""
+def get_once(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, str, list[str]]:
+    """One GET on a connection of its own: (status, headers, body, Set-Cookie values)."""
     client = Client(port)
     try:
-        status, _, body, set_cookies = client.request("GET", ep.path, headers=ep.headers)
+        return client.request("GET", path, headers=headers or {})
     finally:
         client.close()
+
+
+def check_endpoint(port: int, ep: Endpoint) -> dict:
+    """One request before the load: right status, right page, no new cookie."""
+    status, _, body, set_cookies = get_once(port, ep.path, ep.headers)
     if status != 200:
         raise BenchError(f"{ep.name}: GET {ep.path} answered {status}, not 200")
     for text in ep.expect:

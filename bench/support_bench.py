@@ -42,6 +42,7 @@ from bench.run import (  # noqa: E402 - after the path insert
     drop_database,
     ensure_wrk,
     flush_redis,
+    get_once,
     measure,
     portal_env,
     print_table,
@@ -144,11 +145,8 @@ def agent_login(port: int, email: str) -> str:
 
 
 def check(port: int, path: str, headers: dict) -> int:
-    client = Client(port)
-    try:
-        status, _, body, set_cookies = client.request("GET", path, headers=headers)
-    finally:
-        client.close()
+    """The queue page's rows, after checking it answers 200 without rewriting the session (steady load)."""
+    status, _, body, set_cookies = get_once(port, path, headers)
     if status != 200 or set_cookies:
         raise BenchError(f"GET {path} answered {status}{' and set a cookie' if set_cookies else ''}")
     return body.count("<tr data-ticket=")

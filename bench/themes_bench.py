@@ -52,6 +52,7 @@ from bench.run import (  # noqa: E402 - after the path insert
     create_database,
     ensure_wrk,
     flush_redis,
+    get_once,
     local_only,
     login,
     measure,
@@ -216,11 +217,7 @@ def etag_of(port: int, path: str, headers: dict) -> str:
 
 def linked_stylesheet(port: int, path: str, headers: dict) -> str:
     """The stylesheet URL the page at path links (?v= names its content)."""
-    client = Client(port)
-    try:
-        _, _, body, _ = client.request("GET", path, headers=headers)
-    finally:
-        client.close()
+    _, _, body, _ = get_once(port, path, headers)
     found = re.search(r'href="([^"]*theme\.css\?v=[^"]+)"', body)
     if found is None:
         raise BenchError(f"GET {path} links no theme stylesheet")
