@@ -38,6 +38,12 @@ def unread_badge():
     return {"unread_notifications": lambda: service.unread_count(current_org, _me())}
 
 
+@bp.app_context_processor
+def event_words():
+    """`event_label(name)`: what an event is in words ("A ticket got a reply"), for inbox items and filters."""
+    return {"event_label": lambda name: EVENTS[name].description if name in EVENTS else name}
+
+
 def _me():
     return current_user._get_current_object()
 

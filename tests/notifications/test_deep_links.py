@@ -100,6 +100,8 @@ def test_the_inbox_item_is_a_link_that_marks_it_read_without_js(client, login_as
     assert 'data-count="2"' in client.get(f"/o/{org.slug}/notifications/badge").text
     page = client.get(f"/o/{org.slug}/notifications").text
     assert f'href="/o/{org.slug}/notifications/{note.public_id}/open"' in page and "Resolved: #1 Printer on fire" in page
+    assert "A ticket&#39;s status changed" in page and ">ticket.status_changed<" not in page  # the event in words, in the item and the filter
+    assert "<code>ticket.status_changed</code>" not in page
     landed = client.get(f"/o/{org.slug}/notifications/{note.public_id}/open", follow_redirects=True)
     assert landed.status_code == 200 and landed.request.path == f"/o/{org.slug}/tickets/{ticket.public_id}"
     assert "Printer on fire" in landed.text

@@ -22,6 +22,7 @@ def test_an_agents_inbox_shows_ticket_events_from_every_org(app, desk, client, l
     assert "New medium ticket #1: Bravo login loop" in html and f'href="/support/tickets/{bravo.public_id}"' in html
     assert "Assigned to Agnes Agent: #1 Acme printer on fire" in html
     assert "New reply on #1: Acme printer on fire" in html and "Any news on the fire?" in html
+    assert "A ticket got a reply" in html and "ticket.replied" not in html  # what happened in words, not the event's code
     assert f'href="/support/tickets/{acme.public_id}"' in html and "Bravo" in html  # a link to the ticket, and its org
     # the queue links to it
     assert 'href="/support/notifications"' in client.get("/support/queue").text
