@@ -28,10 +28,12 @@ def _person(user: User) -> schemas.OwnerOut:
 def _out(key, totals: dict | None = None, used: tuple | None = None) -> dict:
     totals = totals if totals is not None else service.usage_totals([key])[key.id]
     when, ip = used if used is not None else service.last_used([key])[key.id]
+    ceiling = service.rate_ceiling(current_org)  # the API answers for the calling org's keys only
     return schemas.KeyOut(
         id=key.public_id, name=key.name, prefix=key.prefix, last4=key.last4, masked=key.masked, scopes=list(key.scopes),
         status=key.status, owner=_person(key.owner), created_by=_person(key.created_by) if key.created_by is not None else None,
-        rate_limit=key.rate_limit, expires_at=key.expires_at, created_at=key.created_at, revoked_at=key.revoked_at,
+        rate_limit=key.rate_limit, effective_rate_limit=min(key.rate_limit, ceiling.limit) if ceiling else key.rate_limit,
+        expires_at=key.expires_at, created_at=key.created_at, revoked_at=key.revoked_at,
         last_used_at=when, last_used_ip=ip, usage_30d=totals,
     ).model_dump(mode="json")
 

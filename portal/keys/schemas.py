@@ -60,7 +60,8 @@ class KeyOut(BaseModel):
     status: str = Field(description="active, expired or revoked")
     owner: OwnerOut
     created_by: OwnerOut | None = Field(description="Who created the key (an org admin may create one for another member)")
-    rate_limit: int = Field(description="Requests per minute")
+    rate_limit: int = Field(description="Requests per minute, as the key is set")
+    effective_rate_limit: int = Field(description="Requests per minute the key gets now: its own limit, capped by the org's plan")
     expires_at: datetime | None
     created_at: datetime
     revoked_at: datetime | None

@@ -79,3 +79,15 @@ def test_the_key_pages_say_a_key_is_capped_by_the_plan_with_an_upgrade_link_for_
     login_as(admin)
     page = client.get(f"/o/{org.slug}/keys/{key.public_id}").get_data(as_text=True)
     assert f"{PRO_LIMIT:,} requests a minute" in page and "capped at" not in page
+
+
+def test_the_api_tells_a_keys_own_limit_and_the_limit_it_gets_under_the_plan(app, client, login_as, org, admin, make_key):
+    on_plan(org, "pro")
+    key, secret = make_key(org, admin, name="reporting", rate_limit=PRO_LIMIT)
+    api = app.test_client()
+    before = api.get(f"/api/v1/keys/{key.public_id}", headers=bearer(secret)).get_json()
+    assert (before["rate_limit"], before["effective_rate_limit"]) == (PRO_LIMIT, PRO_LIMIT)
+    _downgrade_in_the_console(client, login_as, org)
+    after = api.get("/api/v1/keys", headers=bearer(secret)).get_json()
+    [listed] = [k for k in after["data"] if k["id"] == key.public_id]
+    assert (listed["rate_limit"], listed["effective_rate_limit"]) == (PRO_LIMIT, FREE_LIMIT)
