@@ -91,3 +91,15 @@ def test_the_api_tells_a_keys_own_limit_and_the_limit_it_gets_under_the_plan(app
     after = api.get("/api/v1/keys", headers=bearer(secret)).get_json()
     [listed] = [k for k in after["data"] if k["id"] == key.public_id]
     assert (listed["rate_limit"], listed["effective_rate_limit"]) == (PRO_LIMIT, FREE_LIMIT)
+
+
+def test_rotating_a_key_made_under_a_larger_plan_says_the_new_secret_is_capped(client, login_as, org, admin, make_key):
+    on_plan(org, "pro")
+    key, _ = make_key(org, admin, name="reporting", rate_limit=PRO_LIMIT)
+    _downgrade_in_the_console(client, login_as, org)
+
+    login_as(admin)
+    rotated = client.post(f"/o/{org.slug}/keys/{key.public_id}/rotate", data={"grace_period": "0"}, headers={"HX-Request": "true"})
+    dialog = rotated.get_data(as_text=True).split('id="key-dialog"')[1].split("</dialog>")[0]
+    assert rotated.status_code == 200 and "Key rotated" in dialog
+    assert CAPPED in dialog  # the secret just handed over gets the plan's limit, not the 6,000 it is set to
