@@ -249,6 +249,20 @@ class RunForm(FlaskForm):
         return data
 
 
+class NodeTestForm(FlaskForm):
+    """A node's test ("Test this node"): the sample {"input", "state"} as JSON, posted with the node's form, whose
+    fields (cfg.*) are the config to test with: what is typed there, saved or not."""
+
+    sample_input = JSONField("Sample input and state (JSON)")
+    type = StringField()
+
+    def typed_config(self) -> dict | None:
+        """The config in the node's fields (None when the test came without them: the saved config is tested)."""
+        if not self.type.data or not any(k.startswith(CONFIG_PREFIX) for k in request.form):
+            return None
+        return config_from_fields(self.type.data, request.form)
+
+
 class ApprovalForm(FlaskForm):
     """Approve or reject (the button pressed), with a reason: required to reject, a note to an approval."""
 

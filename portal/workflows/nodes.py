@@ -70,8 +70,11 @@ def condition(node: dict, inp: dict, state: dict, ctx: Context, branches: list[s
     return {node["id"]: branch}
 
 
+APPROVAL_MESSAGE = "Approve this run?"  # what an approval node asks when its config gives no message
+
+
 def approval(node: dict, inp: dict, state: dict, ctx: Context) -> dict:
-    message = render(node["config"].get("message") or "Approve this run?", inp, state)
+    message = render(node["config"].get("message") or APPROVAL_MESSAGE, inp, state)
     decision = interrupt({"node": node["id"], "message": message})
     return {node["id"]: decision}
 

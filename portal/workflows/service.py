@@ -26,6 +26,8 @@ from portal.workflows.services.definitions import (
 )
 from portal.workflows.services.maintenance import prune, reap
 from portal.workflows.services.metrics import metrics, prometheus_text
+from portal.workflows.services.node_test import NodeTestResult, sample_for, try_node
+from portal.workflows.services.node_test import refusal as node_test_refusal
 from portal.workflows.services.runs import cancel, decide, get_run, list_runs, retry, run_again, start_run, transition
 from portal.workflows.services.settings import (
     allow_host,
@@ -37,9 +39,9 @@ from portal.workflows.services.settings import (
 )
 
 __all__ = [
-    "RUN_OUTCOMES", "WorkflowRun", "approval_request", "decision_of", "find_runs", "find_workflows", "recent_runs_of", "runs_per_day", "waiting_for_approval",
+    "NodeTestResult", "RUN_OUTCOMES", "WorkflowRun", "approval_request", "decision_of", "find_runs", "find_workflows", "recent_runs_of", "runs_per_day", "waiting_for_approval",
     "allow_host", "allowed_hosts", "cancel", "create_from_starter", "create_workflow", "decide", "delete_workflow", "disallow_host",
     "edit_definition", "get_run", "get_workflow", "latest", "list_allowed_hosts", "list_runs", "list_workflows",
-    "llm_settings", "metrics", "new_version", "prometheus_text", "prune", "reap", "retry", "run_again",
+    "llm_settings", "metrics", "new_version", "node_test_refusal", "sample_for", "try_node", "prometheus_text", "prune", "reap", "retry", "run_again",
     "save_llm_settings", "start_run", "transition",
 ]

@@ -20,7 +20,8 @@ from portal.workflows.definition import NODE_TYPES, STARTERS, state_variables, v
 from portal.workflows.diagram import layout, node_states
 
 
-def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = None, import_error: str | None = None) -> dict:
+def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = None, import_error: str | None = None,
+                    tested: service.NodeTestResult | None = None) -> dict:
     version = service.latest(wf)
     definition = version.definition
     problems = validate(definition)
@@ -37,6 +38,10 @@ def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = No
         "node_editors": forms.node_editors(definition, problems, edited, errors), "state_variables": state_variables(definition),
         "problem_list": forms.problem_list(definition, problems),
         "runs": service.list_runs(current_org, wf, limit=10),
+        # "Test this node": each node's starting sample; a test's result (a browser's full page) under its node's form
+        "node_samples": {n["id"]: service.sample_for(definition, n["id"]) for n in definition.get("nodes") or []
+                         if isinstance(n, dict) and isinstance(n.get("id"), str)},
+        "node_test": tested,
     }
 
 
@@ -114,6 +119,27 @@ def edit(org_slug: str, workflow_id: str):
         apply_errors(form, exc)
         return render_template("workflows/_editor.html", **_editor_context(wf, _errors_of(form))), 422
     return after_change(show_url, "workflows/_editor.html", **_editor_context(wf))
+
+
+@bp.post("/o/<org_slug>/workflows/<workflow_id>/nodes/<node_id>/test")
+@org_required("workflows.edit")
+def test_node(org_slug: str, workflow_id: str, node_id: str):
+    """Run one node once with a sample and show what it did (the fragment for htmx, the editor for a browser); nothing is saved."""
+    wf = service.get_workflow(current_org, workflow_id)  # another org's workflow is a 404 before anything else
+    form = forms.NodeTestForm()
+    status = 200
+    try:
+        forms.parsed(form)
+        tested = service.try_node(current_org, workflow_id, node_id, form.sample_input.data, form.typed_config(), current_user)
+    except ValidationFailed as exc:  # the sample or the typed settings do not fit: said in the result, in words
+        refused(exc)
+        tested, status = service.node_test_refusal(node_id, exc), 422
+    if wants_fragment():
+        return render_template("workflows/_node_test.html", org=current_org, wf=wf, node_test=tested), status
+    # A browser: the editor again, what was typed kept in the node's fields (errors={} marks them as this node's)
+    # and the settings' problems said at them, the result under the node's form.
+    field_errors = {k: v for k, v in tested.problems.items() if k.startswith(forms.CONFIG_PREFIX) or k == "config"}
+    return render_template("workflows/show.html", **_editor_context(wf, field_errors, tested=tested)), status
 
 
 @bp.post("/o/<org_slug>/workflows/<workflow_id>/import")

@@ -16,6 +16,7 @@ from portal.orgs import service as orgs
 from portal.orgs.models import Organization
 from portal.workflows.definition import DEFAULT_APPROVERS, template
 from portal.workflows.models import WorkflowRun, WorkflowStep
+from portal.workflows.nodes import APPROVAL_MESSAGE
 
 SMALL_OUTPUT = 600  # characters of a node's output still worth showing in the approval's summary
 REASON_MAX = 2000
@@ -112,7 +113,7 @@ def approval_request(org: Organization, run: WorkflowRun, user: Any) -> Approval
         return None
     node = approval_node(run)
     config = node.get("config") or {}
-    source = config.get("message") or "Approve this run?"
+    source = config.get("message") or APPROVAL_MESSAGE
     # The message is rendered as the node rendered it, from the state the waiting step recorded.
     seen = _loads(getattr(_waiting_step(run.id, run.current_node), "input", None)) or {}
     state = seen.get("state") if isinstance(seen, dict) else None
