@@ -37,6 +37,7 @@ from portal.extensions import db, login_manager
 from portal.infra.ratelimit import Decision, RateLimiter, make_limiter
 from portal.keys import tokens
 from portal.keys.models import ApiKey, ApiKeySecret
+from portal.keys.quota import ApiCallQuota
 from portal.keys.scopes import required_scope
 from portal.orgs.models import Membership, Organization
 
@@ -232,6 +233,7 @@ class KeyAuth:
     def __init__(self, app: Flask):
         self.limiter: RateLimiter = make_limiter(app.config.get("REDIS_URL"), NAMESPACE)
         self.cache = KeyCache(app.config.get("API_KEY_CACHE_SIZE", CACHE_SIZE))
+        self.quota = ApiCallQuota(app.config.get("API_CALLS_QUOTA_TTL", 10.0))
         self.ttl = SHARED_TTL if self.limiter.shared else LOCAL_TTL
         self.epoch_seen: int | None = None
         self._lock = threading.Lock()
@@ -253,13 +255,17 @@ class KeyAuth:
             with self._lock:
                 if epoch != self.epoch_seen:
                     self.epoch_seen = epoch
-                    self.cache.clear()
-                    self.limiter.drop_leases()
+                    self.forget()
+
+    def forget(self) -> None:
+        """Drop this process's cached keys, rate-limit leases and API call readings (a key or a plan changed)."""
+        self.cache.clear()
+        self.limiter.drop_leases()
+        self.quota.clear()
 
     def changed(self) -> None:
         """A commit in this process changed keys or their owners: forget them here, tell the others."""
-        self.cache.clear()
-        self.limiter.drop_leases()
+        self.forget()
         try:
             epoch = self.limiter.bump_epoch()
         except Exception:  # noqa: BLE001 - Redis down: other processes fall back to the 1 s TTL meanwhile
@@ -323,6 +329,9 @@ class KeyAuth:
             return refuse(*problem)
         if decision is not None and not decision.allowed:
             return refuse(429, "rate_limited", entry.limit_message())
+        over_quota = self.quota.refusal(entry.org_id, now)
+        if over_quota is not None:  # the plan's API calls this month are used up (not billed: see BILLED_OUTCOMES)
+            return refuse(over_quota.status, over_quota.code, over_quota.message, over_quota.fields)
         view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is not None:
             needed = required_scope(view, request.method)
@@ -345,7 +354,7 @@ class KeyAuth:
             response.headers.extend(decision.headers())  # not set before: extend skips set()'s search
         rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
         status = response.status_code
-        outcome = "429" if status == 429 else "5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"
+        outcome = str(status) if status in (402, 429) else "5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"
         self.limiter.count(entry.public_id, _utc_day(), f"{request.method} {rule}", outcome)
         return response
 

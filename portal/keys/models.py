@@ -17,7 +17,7 @@ SCOPE_LABELS = {
     "write": "write: create and update",
     "admin": "admin: keys, members, billing, org settings",
 }
-OUTCOMES = ("2xx", "4xx", "429", "5xx")
+OUTCOMES = ("2xx", "4xx", "402", "429", "5xx")  # 402: over the plan's API calls; 429: over the rate limit
 
 
 class ApiKey(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
@@ -87,7 +87,7 @@ class ApiKeySecret(db.Model):
 
 
 class ApiKeyUsage(OrgScopedMixin, db.Model):
-    """Requests of one key on one UTC day to one endpoint with one outcome (2xx, 4xx, 429, 5xx)."""
+    """Requests of one key on one UTC day to one endpoint with one outcome (2xx, 4xx, 402, 429, 5xx)."""
 
     __table_args__ = (UniqueConstraint("key_id", "day", "endpoint", "outcome", name="uq_api_key_usage_bucket"),)
 

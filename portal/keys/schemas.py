@@ -67,7 +67,7 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     last_used_ip: str | None
-    usage_30d: dict[str, int] = Field(description="Requests in the last 30 days: total and by outcome (2xx, 4xx, 429, 5xx)")
+    usage_30d: dict[str, int] = Field(description="Requests in the last 30 days: total and by outcome (2xx, 4xx, 402, 429, 5xx)")
 
 
 class KeyCreatedOut(KeyOut):

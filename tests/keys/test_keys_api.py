@@ -209,8 +209,8 @@ def test_usage_endpoint_counts_per_day_by_outcome_and_endpoint(client, org, admi
     assert usage["key_id"] == key.public_id and len(usage["days"]) == 30
     today = usage["days"][-1]
     assert today["date"] == utcnow().date().isoformat()
-    assert today["total"] == 5 and today["outcomes"] == {"2xx": 3, "4xx": 0, "429": 2, "5xx": 0}
-    assert today["endpoints"]["GET /api/v1/me"] == {"2xx": 3, "4xx": 0, "429": 1, "5xx": 0}
+    assert today["total"] == 5 and today["outcomes"] == {"2xx": 3, "4xx": 0, "402": 0, "429": 2, "5xx": 0}
+    assert today["endpoints"]["GET /api/v1/me"] == {"2xx": 3, "4xx": 0, "402": 0, "429": 1, "5xx": 0}
     assert today["endpoints"]["GET /api/v1/keys/<key_id>"]["429"] == 1
     assert usage["totals"]["total"] == 5 and all(d["total"] == 0 for d in usage["days"][:-1])
 
