@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test worker lint lock bench bench-core bench-notify bench-keys bench-workflows bench-support browser-deps clean
+.PHONY: run test worker lint lock bench bench-core bench-notify bench-keys bench-billing bench-workflows bench-support browser-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +52,13 @@ bench: $(VENV)/.dev  ## benchmarks: figures with a baseline measured in the same
 	$(BIN)/python bench/workflows_bench.py
 	$(BIN)/python bench/support_bench.py
 	$(BIN)/python bench/themes_bench.py
+	$(BIN)/python bench/billing_bench.py
 
 bench-keys: $(VENV)/.dev
 	$(BIN)/python bench/keys_bench.py
+
+bench-billing: $(VENV)/.dev
+	$(BIN)/python bench/billing_bench.py
 
 bench-workflows: $(VENV)/.dev
 	$(BIN)/python bench/workflows_bench.py
