@@ -79,6 +79,8 @@ def seed() -> dict:
     from portal import create_app
     from portal.accounts.models import User
     from portal.accounts.passwords import hash_password
+    from portal.billing import service as billing
+    from portal.billing.plans import PLANS
     from portal.extensions import db
     from portal.keys import service
     from portal.models import utcnow
@@ -93,7 +95,10 @@ def seed() -> dict:
         membership = Membership(org_id=org.id, user_id=user.id, role="org_admin")
         db.session.add(membership)
         db.session.commit()
-        key, secret = service.create_key(org, membership, name="bench", scopes=["read"], rate_limit=service.MAX_RATE_LIMIT)
+        # Enterprise: the free plan's 600 requests a minute (a key's ceiling) and 10,000 calls a month would refuse the load.
+        billing.assign_plan(org, "enterprise", by=user)
+        ceiling = PLANS["enterprise"].limit("api_rate_limit")
+        key, secret = service.create_key(org, membership, name="bench", scopes=["read"], rate_limit=ceiling)
         db.session.commit()  # services flush; the caller's unit of work commits
         return {"slug": ORG_SLUG, "email": EMAIL, "key": secret, "key_id": key.public_id}
 
