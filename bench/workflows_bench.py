@@ -11,6 +11,11 @@ Redis database and two `flask worker` processes. Then, for no-op jobs and for wo
 2. paced: enqueue one every --interval seconds (below capacity) → enqueue-to-start latency p50/p95, the
    dispatch latency a single caller sees.
 
+3. plain LangGraph: the same 3-node graph (each node one state update, in Python) compiled with its own
+   PostgresSaver and durability "sync", in as many processes as there are workers, on the same database
+   (bench/langgraph_baseline.py): what the engine itself needs for the same work. The issue aims for the
+   portal's runs at >= 0.7x of its rate.
+
 The runs are spread over Enterprise orgs, as many as the batch needs for the plan's runs at once (a saturated
 batch is all queued together). A workflow run is committed, then enqueued; its latency is started_at - enqueued_at from its row. A no-op
 job records (start - enqueue) in Redis. The issue aims for >= 0.5x the no-op rate and p50 <= 50 ms.
@@ -177,6 +182,33 @@ def workflow_phase(tenants: list[tuple], count: int, interval: float, redis=None
             "mean_ms": round(statistics.fmean(lat), 1)}
 
 
+def langgraph_phase(db_url: str, count: int, processes: int, meter_db: str) -> dict:
+    """The same graph in plain LangGraph with its own PostgresSaver, in as many processes as the portal has workers."""
+    subprocess.run([sys.executable, str(ROOT / "bench" / "langgraph_baseline.py"), db_url, "0"], cwd=ROOT, check=True)
+    share = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "bench" / "langgraph_baseline.py"), db_url, str(n)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in share]
+    try:
+        for proc in procs:
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit("a LangGraph baseline process did not start")
+        meter = CpuMeter([p.pid for p in procs], meter_db)
+        cpu = meter.snapshot()
+        start = time.perf_counter()
+        for proc in procs:  # all at once: the processes compete for the CPUs as the portal's workers do
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outs = [json.loads(proc.stdout.readline()) for proc in procs]
+        end = time.perf_counter()
+        costs = meter.per_job_ms(cpu, count)  # read before the processes exit: their CPU counters go with them
+    finally:
+        for proc in procs:
+            proc.stdin.close()
+            proc.wait(30)
+    return {**costs, "count": count, "processes": processes, "seconds": round(end - start, 2), "per_s": round(count / (end - start), 1),
+            "slowest_process_s": round(max(o["seconds"] for o in outs), 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -239,6 +271,7 @@ def main() -> None:
             meter = CpuMeter([w.pid for w in workers], db_name)
             results["noop_saturated"] = noop_phase(redis, args.runs, 0, args.workers, meter)
             results["workflow_saturated"] = workflow_phase(tenants, args.runs, 0, redis, args.workers, meter)
+            results["langgraph_saturated"] = langgraph_phase(env["DATABASE_URL"], args.runs, args.workers, db_name)
             results["noop_paced"] = noop_phase(redis, args.paced, args.interval)
             results["workflow_paced"] = workflow_phase(tenants, args.paced, args.interval)
     finally:
@@ -255,7 +288,10 @@ def main() -> None:
 
     ns, ws = results["noop_saturated"], results["workflow_saturated"]
     npc, wpc = results["noop_paced"], results["workflow_paced"]
+    lg = results["langgraph_saturated"]
     results["ratio_runs_per_s"] = round(ws["per_s"] / ns["per_s"], 3)
+    results["ratio_vs_langgraph"] = round(ws["per_s"] / lg["per_s"], 3)
+    results["ratio_cpu_vs_langgraph"] = round((lg["worker_cpu_ms"] + lg["postgres_cpu_ms"]) / (ws["worker_cpu_ms"] + ws["postgres_cpu_ms"]), 3)
     results["ratio_end_to_end"] = round(ws["end_to_end_per_s"] / ns["end_to_end_per_s"], 3)
     # The rate the same CPUs would give workflow runs vs no-op jobs if nothing else ran on the machine.
     results["ratio_cpu"] = round((ns["worker_cpu_ms"] + ns["postgres_cpu_ms"]) / (ws["worker_cpu_ms"] + ws["postgres_cpu_ms"]), 3)
@@ -264,10 +300,13 @@ def main() -> None:
     print(f"{'no-op jobs, saturated':24} {ns['per_s']:>8} {ns['p50_ms']:>8} {ns['p95_ms']:>8} {ns['enqueue_s']:>10} {ns['end_to_end_per_s']:>17}")
     print(f"{'workflow runs, saturated':24} {ws['per_s']:>8} {ws['p50_ms']:>8} {ws['p95_ms']:>8} {ws['enqueue_s']:>10} {ws['end_to_end_per_s']:>17}"
           f"   ({ws['failed']} failed)")
+    print(f"{'plain LangGraph':24} {lg['per_s']:>8} {'':>8} {'':>8} {'':>10} {'':>17}   ({lg['processes']} processes, PostgresSaver, sync)")
     print(f"{'no-op jobs, paced':24} {npc['per_s']:>8} {npc['p50_ms']:>8} {npc['p95_ms']:>8}")
     print(f"{'workflow runs, paced':24} {wpc['per_s']:>8} {wpc['p50_ms']:>8} {wpc['p95_ms']:>8}   ({wpc['failed']} failed)")
     print(f"\nCPU per job in the saturated batches (ms, workers + PostgreSQL): no-op {ns['worker_cpu_ms']} + {ns['postgres_cpu_ms']}, "
-          f"workflow run {ws['worker_cpu_ms']} + {ws['postgres_cpu_ms']} → CPU-bound rate ratio {results['ratio_cpu']}x")
+          f"workflow run {ws['worker_cpu_ms']} + {ws['postgres_cpu_ms']} → CPU-bound rate ratio {results['ratio_cpu']}x; "
+          f"plain LangGraph {lg['worker_cpu_ms']} + {lg['postgres_cpu_ms']} → {results['ratio_cpu_vs_langgraph']}x of it")
+    print(f"\nruns per second vs plain LangGraph + PostgresSaver, same processes, graph and database: {results['ratio_vs_langgraph']}x (target >= 0.7)")
     print(f"\nruns per second vs no-op, on the workers (batch enqueued while they were held): {results['ratio_runs_per_s']}x (target >= 0.5)")
     print(f"end to end (one process enqueueing while the workers run): {results['ratio_end_to_end']}x; paced enqueue-to-start p50 {wpc['p50_ms']} ms (target <= 50)")
     RESULTS.mkdir(parents=True, exist_ok=True)
