@@ -11,7 +11,7 @@ import logging
 
 from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from portal.errors import Forbidden, NotFound, ServiceError
@@ -55,6 +55,9 @@ def register(app: Flask) -> None:
         message = exc.description or exc.name
         if status == 404:
             message = NOT_FOUND
+        elif status == 413 and isinstance(exc, RequestEntityTooLarge):  # Werkzeug's words name no limit
+            limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            message = f"What you sent is over {limit_mb} MB, the most one request may carry. Nothing was saved: go back and attach smaller files."
         if wants_json():
             headers = {}
             if status == 429 and getattr(exc, "retry_after", None):

@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, flash, g, has_request_context, make_response, redirect, render_template
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.local import LocalProxy
 
-from portal.errors import ServiceError
+from portal.errors import QuotaExceeded, ServiceError
 from portal.extensions import htmx
 from portal.orgs.service import orgs_of
 from portal.roles import ROLE_LABELS, role_allows
+from portal.text import sentence
 from portal.uow import refused
 
 
@@ -57,6 +59,10 @@ def toast(response: Response | str, message: str, kind: str = "success") -> Resp
 def flash_error(exc: ServiceError) -> None:
     """Tell the person why their action was refused (message and field messages), and undo the request's writes."""
     refused(exc)
+    if isinstance(exc, QuotaExceeded) and exc.upgrade_url:  # the way to more as a link, not a bare URL in the sentence
+        words = exc.message.replace(f": {exc.upgrade_url}", ".").replace(exc.upgrade_url, "").rstrip()
+        flash(Markup('{} <a href="{}">See the plans</a>').format(words, exc.upgrade_url), "error")
+        return
     fields = exc.fields if exc.fields_are_messages else {}
     parts = [exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)]
     flash(" ".join(parts), "error")
@@ -150,6 +156,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["relative_time"] = relative_time
     app.jinja_env.filters["time_left"] = time_left
+    app.jinja_env.filters["sentence"] = sentence
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
 
     @app.after_request

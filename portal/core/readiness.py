@@ -10,15 +10,18 @@ from portal.extensions import db
 from portal.infra import jobs
 from portal.infra.storage import storage
 
+# What the admin console calls each adapter, in words (the probe's name stays the machine's: "jobs:rq", "storage:s3").
+_ADAPTER_WORDS = {"rq": "RQ on Redis", "in-process": "in this process", "local": "local disk", "s3": "S3"}
 
-def _check(name: str, probe: Callable[[], object], required: bool = False) -> dict:
+
+def _check(name: str, probe: Callable[[], object], required: bool = False, label: str = "") -> dict:
     # `required`: the web process cannot serve a page without it (only the database); the others
     # degrade the portal (jobs wait in the outbox, uploads fail) but pages are still served.
     try:
         ok, error = bool(probe()), None
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure instead of raising it
         ok, error = False, type(exc).__name__
-    result = {"name": name, "ok": ok, "required": required, "state": "ok" if ok else "down"}
+    result = {"name": name, "label": label or name, "ok": ok, "required": required, "state": "ok" if ok else "down"}
     if error:
         result["error"] = error
     return result
@@ -32,9 +35,9 @@ def status(results: list[dict]) -> str:
 
 
 def checks() -> list[dict]:
-    """One result per dependency (database, job queue, storage): name, ok, required, state, and the error's type."""
+    """One result per dependency (database, job queue, storage): name, label (in words), ok, required, state, and the error's type."""
     return [
-        _check("database", lambda: db.session.execute(text("SELECT 1")).scalar() == 1, required=True),
-        _check(f"jobs:{jobs.runner().name}", jobs.runner().ping),
-        _check(f"storage:{storage().name}", storage().ping),
+        _check("database", lambda: db.session.execute(text("SELECT 1")).scalar() == 1, required=True, label="Database"),
+        _check(f"jobs:{jobs.runner().name}", jobs.runner().ping, label=f"Job queue ({_ADAPTER_WORDS.get(jobs.runner().name, jobs.runner().name)})"),
+        _check(f"storage:{storage().name}", storage().ping, label=f"File storage ({_ADAPTER_WORDS.get(storage().name, storage().name)})"),
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+import json
+
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.errors import Forbidden, NotFound, ServiceError, ValidationFailed
@@ -29,7 +31,7 @@ from portal.pagination import clamp
 from portal.tenancy import current_org, org_required
 from portal.tokens import external_url
 from portal.uow import refused
-from portal.web import after_change, flash_error, render_page, wants_fragment
+from portal.web import after_change, flash_error, render_page, toast, wants_fragment
 
 
 @bp.app_context_processor
@@ -107,7 +109,7 @@ def mark_read(org_slug: str, notification_id: str):
 @org_required()
 def archive(org_slug: str, notification_id: str):
     service.archive(current_org, _me(), notification_id)
-    return _after_change(None)
+    return _after_change(None, "Notification archived: it is under Archived.")
 
 
 @bp.post("/o/<org_slug>/notifications/read-all")
@@ -117,12 +119,17 @@ def mark_all_read(org_slug: str):
     return _after_change(None)
 
 
-def _after_change(note):
+def _after_change(note, said: str | None = None):
     """web.after_change for browsers; for htmx the changed row (or nothing, for a removed one), the unread
-    count out of band and a badge refresh, which the shared helper doesn't know about."""
+    count out of band and a badge refresh, which the shared helper doesn't know about. `said`: a toast (a flash)."""
     if not wants_fragment():
+        if said:
+            flash(said, "success")
         filters = {k: v for k in ("state", "event") if (v := request.args.get(k))}
         return after_change(url_for("notifications.inbox", org_slug=current_org.slug, **filters))
+    if said:  # the badge refresh and the toast in one HX-Trigger (JSON: toast() adds its event to it)
+        body = render_template("notifications/_unread_count.html", oob=True, unread=service.unread_count(current_org, _me()))
+        return toast(make_response(body, 200, {"HX-Trigger": json.dumps({"notifications-changed": True})}), said)
     headers = {"HX-Trigger": "notifications-changed"}
     if request.form.get("view") == "bell":  # the bell's own "Mark all read": its list again
         return _bell(), 200, headers

@@ -150,6 +150,11 @@ document.addEventListener("keydown", function (evt) {
   box.select();
 });
 
+// Esc in the nav's search box leaves it (GitHub's and Linear's way), so that "/" searches again instead of typing a slash.
+document.addEventListener("keydown", function (evt) {
+  if (evt.key === "Escape" && evt.target.id === "nav-search") evt.target.blur();
+});
+
 // A table wider than a phone scrolls inside its .table-wrap: make such a box reachable by keyboard (Tab, then
 // arrow keys) and named for screen readers, as axe's scrollable-region-focusable asks.
 function markScrollableTables(root) {

@@ -89,3 +89,13 @@ def test_the_console_pager_keeps_the_search(client, login_as):
     assert "Page 2 of 2 · 30 in all" in second.text and "Cattery" not in second.text
     # Newest first: the second page holds the five oldest kennels.
     assert "Kennel 00" in second.text and "Kennel 04" in second.text and "Kennel 05" not in second.text
+
+
+def test_the_console_names_each_dependency_in_words(client, login_as):
+    from tests.factories import UserFactory
+
+    login_as(UserFactory(platform_role="super_admin"))
+    page = client.get("/admin/").get_data(as_text=True)
+    deps = page.split('aria-label="Dependencies"')[1].split("</ul>")[0]
+    assert "Database" in deps and "Job queue (" in deps and "File storage (" in deps
+    assert "jobs:" not in deps and "storage:" not in deps and "Answering" in deps

@@ -109,7 +109,8 @@ def test_the_run_form_refused_over_the_limit_says_why_and_links_to_the_plans(app
     page = client.post(f"/o/{org.slug}/workflows/{wf_id}/runs", data={"priority": "default", "input.amount": "7"}, follow_redirects=True)
     assert page.status_code == 200 and page.request.path == f"/o/{org.slug}/workflows/{wf_id}"
     assert "Your plan runs 1 workflow at once and 1 is already queued, running or waiting for approval" in page.text
-    assert f"/o/{org.slug}/billing/plans" in page.text
+    assert f'/o/{org.slug}/billing/plans">See the plans</a>' in page.text  # a link, not the address spelled out
+    assert "for more: http" not in page.text and "upgrade for more." in page.text
     assert _runs(org) == 1
 
 

@@ -80,3 +80,18 @@ def test_slash_focuses_the_search_and_results_arrive_as_you_type(page, live_serv
     expect(results.get_by_role("status")).to_have_text("Nothing in Demo Inc. matches “nothing like it”.")
     expect(page).to_have_url(live_server("/o/demo/search?q=nothing%20like%20it"))
     screenshot(page, "search-1280")
+
+
+def test_esc_leaves_the_search_box_so_slash_searches_again(page, live_server, log_in, demo):
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/search"))
+    expect(page.locator("#search-results")).to_contain_text("API keys in Demo Inc. Press")  # one full stop after "Inc."
+    page.goto(live_server("/o/demo/"))
+    page.keyboard.press("Control+k")
+    box = page.locator("#nav-search")
+    expect(box).to_be_focused()
+    box.press("Escape")
+    expect(box).not_to_be_focused()
+    page.keyboard.press("/")  # searches again, instead of typing "/" into the box
+    expect(box).to_be_focused()
+    expect(box).to_have_value("")

@@ -1,3 +1,5 @@
+import json
+
 from portal.notifications import service
 from tests.factories import OrgFactory, member
 
@@ -33,7 +35,9 @@ def test_mark_read_mark_all_and_archive(client, login_as):
     row = client.post(f"/o/{org.slug}/notifications/{first.public_id}/read", headers={"HX-Request": "true"})
     assert row.status_code == 200 and "Mark unread" in row.text and row.headers["HX-Trigger"] == "notifications-changed"
     assert service.unread_count(org, alice) == 2
-    client.post(f"/o/{org.slug}/notifications/{second.public_id}/archive", headers={"HX-Request": "true"})
+    archiving = client.post(f"/o/{org.slug}/notifications/{second.public_id}/archive", headers={"HX-Request": "true"})
+    triggers = json.loads(archiving.headers["HX-Trigger"])  # the row goes, the badge refreshes and a toast says where it went
+    assert triggers["toast"]["message"] == "Notification archived: it is under Archived." and "notifications-changed" in triggers
     listing = client.get(f"/o/{org.slug}/notifications", headers={"HX-Request": "true"})
     assert "Two" not in listing.text and "Three" in listing.text
     archived = client.get(f"/o/{org.slug}/notifications?state=archived", headers={"HX-Request": "true"})
