@@ -23,6 +23,7 @@ from portal.workflows import nodes
 from portal.workflows.checkpoint import saver
 from portal.workflows.definition import END as DEF_END
 from portal.workflows.definition import START as DEF_START
+from portal.workflows.failures import in_words as failure_words
 from portal.workflows.jobcontext import UNKNOWN, RunStopped, current_job
 
 
@@ -125,7 +126,10 @@ def _wrap(app: Flask, node: dict, run, successor):
             job.node_ended(node, started, state, "waiting", None, None, 0, node["id"])
             raise
         except Exception as exc:
-            job.node_ended(node, started, state, "failed", None, f"{type(exc).__name__}: {exc}", ctx.tokens, node["id"])
+            words = failure_words(exc, node)
+            if words:
+                exc.in_words = words  # the run's error says it as the step does (RunJob's failure reads it)
+            job.node_ended(node, started, state, "failed", None, words or f"{type(exc).__name__}: {exc}", ctx.tokens, node["id"])
             raise
         job.node_ended(node, started, state, "succeeded", update, None, ctx.tokens, successor(update))
         return {"state": update, "tokens": ctx.tokens}

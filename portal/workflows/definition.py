@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,10 @@ APPROVERS = {
     "anyone": "any member, the run's starter included",
 }
 DEFAULT_APPROVERS = "anyone_but_requester"
+
+# A node's id: what edges, templates (state.<id>) and the run's steps name it by.
+NODE_ID_PATTERN = "^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
+NODE_ID_RULE = "Use letters, digits, _ or -, starting with a letter or _ (at most 100 characters)."
 
 # Templates see `input` and `state`; the sandbox forbids attribute tricks, StrictUndefined names missing keys.
 env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -100,8 +105,9 @@ FIELD_UI: dict[str, dict[str, dict]] = {
         "timeout": {"label": "Timeout (seconds)"},
         "output_key": {"label": "Output key", "hint": "The state key the response goes to: later nodes read {{ state.<key> }}."},
     },
+    # An expression, not a template: written without braces, and hinted so.
     "condition": {"expression": {"label": "Expression", "hint": "Its value picks the branch (an edge's \"when\"), e.g. 'high' if input.score >= 5 else 'low'.",
-                                 "template": True}},
+                                 "expression": True}},
     "approval": {"message": {"label": "Message", "widget": "textarea", "template": True},
                  "approvers": {"label": "Who may approve", "choices": list(APPROVERS.items())}},
     "notify": {"title": {"label": "Title", "template": True}, "body": {"label": "Body", "widget": "textarea", "template": True}},
@@ -134,6 +140,7 @@ def config_fields(node_type: str) -> list[dict]:
             kind, choices = hints.get("widget", "text"), []
         fields.append({"name": name, "label": hints.get("label", name.replace("_", " ").capitalize()), "kind": kind, "choices": choices,
                        "hint": hints.get("hint", ""), "required": required, "template": hints.get("template", False) or kind == "pairs",
+                       "expression": hints.get("expression", False),
                        "minimum": prop.get("minimum"), "maximum": prop.get("maximum")})
 
     for name, prop in (schema.get("properties") or {}).items():
@@ -207,7 +214,7 @@ DEFINITION_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"id": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_-]{0,99}$"}, "type": {"type": "string"}, "config": {"type": "object"}},
+                "properties": {"id": {"type": "string", "pattern": NODE_ID_PATTERN}, "type": {"type": "string"}, "config": {"type": "object"}},
                 "required": ["id", "type"],
             },
         },
@@ -251,6 +258,32 @@ def _template_fields(node_type: str, config: dict) -> list[tuple[str, str]]:
     return []
 
 
+def node_id_problem(node_id: str, taken: list) -> str | None:
+    """Why a new node may not take this id, in words (taken: the ids other nodes have); None when it may."""
+    if not node_id:
+        return f"Give the node an id. {NODE_ID_RULE}"
+    if node_id in (START, END):
+        return f"{node_id} is reserved for the graph's ends: choose another id."
+    if not re.fullmatch(NODE_ID_PATTERN, node_id):
+        return NODE_ID_RULE
+    if node_id in taken:
+        return f"Another node already has the id '{node_id}': choose a new one."
+    return None
+
+
+def _schema_problem(path: str, err: jsonschema.ValidationError) -> str:
+    """A definition schema error in words where a person can act on it (a node's id), else the validator's."""
+    parts = path.split(".")
+    if len(parts) == 3 and parts[0] == "nodes" and parts[2] == "id":
+        return f"The id {err.instance!r} cannot be used. {NODE_ID_RULE}" if isinstance(err.instance, str) else f"Give the node an id. {NODE_ID_RULE}"
+    return err.message
+
+
+def template_sources(node_type: Any, config: Any) -> list[tuple[str, str]]:
+    """(config path, template source) of every template in a node's config (none for a config that is not an object)."""
+    return _template_fields(node_type, config) if isinstance(config, dict) else []
+
+
 def validate(definition: Any) -> dict[str, str]:
     """Every problem of a definition as {path: sentence}; empty when it can be compiled and run."""
     problems: dict[str, str] = {}
@@ -258,7 +291,7 @@ def validate(definition: Any) -> dict[str, str]:
         return {"definition": "The definition must be a JSON object."}
     for err in jsonschema.Draft202012Validator(DEFINITION_SCHEMA).iter_errors(definition):
         path = ".".join(str(p) for p in err.absolute_path) or "definition"
-        problems.setdefault(path, err.message)
+        problems.setdefault(path, _schema_problem(path, err))
     if problems:
         return problems
     if "input_schema" in definition:

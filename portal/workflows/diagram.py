@@ -13,13 +13,14 @@ COLORS = {  # fill, stroke by node state on a run page
     "succeeded": ("#d3f9d8", "#2b8a3e"),
     "failed": ("#ffe3e3", "#c92a2a"),
     "waiting": ("#e7f5ff", "#1971c2"),
+    "approved": ("#d3f9d8", "#2b8a3e"),
     "rejected": ("#ffe3e3", "#c92a2a"),
     "not_run": ("#f8f9fa", "#adb5bd"),
     "end": ("#e9ecef", "#495057"),
 }
 # What a state means, in words: each box's tooltip and accessible name.
 STATE_WORDS = {"idle": "", "current": "current", "succeeded": "succeeded", "failed": "failed", "waiting": "waiting for approval",
-               "rejected": "rejected", "not_run": "not run", "end": ""}
+               "approved": "approved", "rejected": "rejected", "not_run": "not run", "end": ""}
 
 
 @dataclass

@@ -34,7 +34,7 @@ from portal.workflows.compiler import compiled
 from portal.workflows.jobcontext import UNKNOWN, RunStopped, running
 from portal.workflows.models import Workflow, WorkflowRun, WorkflowStep, WorkflowUsageEvent, WorkflowVersion
 from portal.workflows.nodes import truncate
-from portal.workflows.services.notices import human_duration, tell_starter
+from portal.workflows.services.notices import ask_approvers, human_duration, tell_starter
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,15 @@ class RunJob:
             log.exception("could not send %s for run %s", event, self.row.public_id)
             db.session.rollback()  # the job runtime's own session: drop the half-written notification
 
+    def ask_approvers(self, step: str) -> None:
+        """Ask those who may approve the waiting run (not its starter, by default); committed with the job's unit
+        of work. A failure to notify is logged: the run waits all the same, and its page offers the decision."""
+        try:
+            ask_approvers(self.run_id, step)
+        except Exception:  # noqa: BLE001
+            log.exception("could not ask for the approval of run %s", self.row.public_id)
+            db.session.rollback()
+
 
 _built: dict[bool, dict[str, Any]] = {}
 
@@ -369,7 +378,7 @@ def run_workflow(run_id: int) -> str:
         except RunStopped:
             return "stopped"
         except Exception as exc:  # noqa: BLE001 - the run records why it failed
-            job.finish("failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            job.finish("failed", error=(getattr(exc, "in_words", None) or f"{type(exc).__name__}: {exc}")[:2000])
             return "failed"
         finally:
             beats.discard(run_id)
@@ -382,7 +391,7 @@ def run_workflow(run_id: int) -> str:
             waiting = job.write(update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
                                 .values(status="waiting_for_approval", current_node=node, decision=None, updated_at=utcnow()).returning(WorkflowRun.id))
             if waiting is not None:
-                job.tell("workflow.needs_approval", step=node or "")
+                job.ask_approvers(node or "")
             return "waiting"
         job.finish("succeeded", output=(result or {}).get("state") or {})
         return "succeeded"

@@ -96,7 +96,7 @@ class WorkflowStep(db.Model):
     run_id: Mapped[int] = mapped_column(ForeignKey("workflow_run.id", ondelete="CASCADE"), index=True, nullable=False)
     node_id: Mapped[str] = mapped_column(String(100), nullable=False)
     node_type: Mapped[str] = mapped_column(String(20), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")  # running, succeeded, failed, waiting, rejected
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")  # running, succeeded, failed, waiting, approved, rejected
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -65,7 +65,10 @@ def condition(node: dict, inp: dict, state: dict, ctx: Context, branches: list[s
     branch = str(value).lower() if isinstance(value, bool) else str(value)
     if branch not in branches:
         if "" not in branches:
-            raise NodeFailed(f"No edge from {node['id']} for branch {branch!r} (branches: {', '.join(b for b in branches if b)}).")
+            named = [b for b in branches if b]
+            has = f" (its branches: {', '.join(named)})" if named else ""
+            raise NodeFailed(f"The condition chose {branch!r}, and no edge leaves {node['id']} for that branch{has}. "
+                             "Add an edge with that branch, or a default edge.")
         branch = ""
     return {node["id"]: branch}
 

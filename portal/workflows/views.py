@@ -14,7 +14,7 @@ from portal.forms import apply_errors
 from portal.tenancy import current_org, org_required, platform_required
 from portal.themes.optout import no_custom_code
 from portal.uow import refused
-from portal.web import after_change, flash_error, render_page, wants_fragment
+from portal.web import after_change, flash_error, render_page, toast, wants_fragment
 from portal.workflows import bp, forms, service
 from portal.workflows.definition import NODE_TYPES, STARTERS, state_variables, validate
 from portal.workflows.diagram import layout, node_states
@@ -27,9 +27,13 @@ def _editor_context(wf, errors: dict | None = None, run_errors: dict | None = No
     problems = validate(definition)
     # a refused node save: its messages go on that node's fields, with what was typed kept there
     edited = request.form.get("id") if errors is not None and request.form.get("change") == "edit_node" else None
+    # a refused new node: its id's message goes under the add-node form's id field, with what was typed kept there
+    errors = dict(errors or {})
+    new_node_error = errors.pop("id", None) if request.form.get("change") == "add_node" else None
     return {
         "org": current_org, "wf": wf, "version": version, "definition": definition, "problems": problems,
-        "diagram": layout(definition), "node_types": NODE_TYPES, "errors": errors or {},
+        "diagram": layout(definition), "node_types": NODE_TYPES, "errors": errors,
+        "new_node": {"id": request.form.get("id", ""), "type": request.form.get("type", ""), "error": new_node_error} if new_node_error else None,
         # a refused run form: its field messages, and what was typed (kept in the fields)
         "run_errors": run_errors or {}, "run_values": request.form if run_errors else {},
         # a refused import keeps its text, with what is wrong said at the box
@@ -72,6 +76,7 @@ def create(org_slug: str):
         forms.parsed(form)
         if form.starter.data:
             wf = service.create_from_starter(current_org, form.starter.data, current_user)
+            flash(f"Workflow “{wf.name}” created from the starter.", "success")
         else:
             wf = service.create_workflow(current_org, form.definition.data, current_user, strict=False)
     except ServiceError as exc:
@@ -109,10 +114,13 @@ def edit(org_slug: str, workflow_id: str):
         forms.parsed(form)
         wf = service.edit_definition(current_org, workflow_id, form.change.data or "", form.change_data(), current_user)
     except ServiceError as exc:
+        fields = exc.fields if exc.fields_are_messages else {}
+        if form.change.data == "add_node" and set(fields) == {"id"}:
+            refused(exc)  # said at the add-node form's id field (the whole page for a browser), nothing saved
+            return render_page("workflows/show.html", "workflows/_editor.html", **_editor_context(wf, dict(fields))), 422
         if not wants_fragment():
             flash_error(exc)
             return redirect(show_url, 303)
-        fields = exc.fields if exc.fields_are_messages else {}
         if fields and all(k.startswith(forms.CONFIG_PREFIX) or k == "config" for k in fields):
             refused(exc)  # said at the node's fields, not in the list at the top
             return render_template("workflows/_editor.html", **_editor_context(wf, dict(fields))), 422
@@ -200,7 +208,7 @@ def _run_context(run, errors: dict | None = None, refusal: str | None = None) ->
     current = run.current_node if run.status in ("running", "waiting_for_approval") else None
     return {"org": current_org, "run": run, "wf": run.workflow, "diagram": layout(definition, node_states(run), current),
             "approval": service.approval_request(current_org, run, current_user), "decision": service.decision_of(run),
-            "errors": errors or {}, "refusal": refusal, "reason": request.form.get("reason", "") if errors else ""}
+            "steps": service.shown_steps(run), "errors": errors or {}, "refusal": refusal, "reason": request.form.get("reason", "") if errors else ""}
 
 
 @bp.get("/o/<org_slug>/runs/<run_id>")
@@ -209,7 +217,7 @@ def run(org_slug: str, run_id: str):
     return render_page("workflows/run.html", "workflows/_run.html", **_run_context(service.get_run(current_org, run_id)))
 
 
-def _act(org_slug: str, run_id: str, action):
+def _act(org_slug: str, run_id: str, action, said=None):
     """Cancel, decide or retry a run, then show it (the live fragment for htmx). A refusal is said on the fragment
     (htmx) or flashed (a browser); a decision whose fields don't fit (a rejection without a reason) is a 422 with
     the message at the field."""
@@ -225,13 +233,17 @@ def _act(org_slug: str, run_id: str, action):
             return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run_id), 303)
         refused(exc)
         return render_template("workflows/_run.html", **_run_context(service.get_run(current_org, run_id), refusal=exc.message))
-    return after_change(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), "workflows/_run.html", **_run_context(run))
+    answer = after_change(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), "workflows/_run.html", **_run_context(run))
+    return toast(answer, said(run)) if said else answer  # said: the words of what was done (a toast, or a flash for a browser)
 
 
 @bp.post("/o/<org_slug>/runs/<run_id>/cancel")
 @org_required("workflows.run")
 def cancel(org_slug: str, run_id: str):
     return _act(org_slug, run_id, lambda: service.cancel(current_org, run_id))
+
+
+DECIDED = {True: "Approved. The run goes on.", False: "Rejected: the run stops."}
 
 
 @bp.post("/o/<org_slug>/runs/<run_id>/approval")
@@ -243,7 +255,7 @@ def approval(org_slug: str, run_id: str):
         forms.parsed(form)
         return service.decide(current_org, run_id, form.approved.data, current_user, reason=form.reason.data or "")
 
-    return _act(org_slug, run_id, decide)
+    return _act(org_slug, run_id, decide, lambda run: DECIDED[run.status != "rejected"])
 
 
 @bp.post("/o/<org_slug>/runs/<run_id>/retry")

@@ -168,10 +168,9 @@ def test_deciding_a_run_marks_every_recipients_approval_request_read(client, log
     approver = member(org, "org_admin", email="olga@links.test", name="Olga Owner")
     run = _waiting_run(org, starter, wait_for_jobs)
     other_run = _waiting_run(org, starter, wait_for_jobs)
-    # Whoever else was asked (an approver told by another path) holds the same request about the same run.
-    _send(org, approver, "workflow.needs_approval", {"workflow_name": "Approval", "run_id": run.public_id, "step": "approve"})
+    # Everyone the rule lets decide is asked (both admins); the starter, whom the default rule refuses, is not.
     about_run = [n for n in _approval_notes(run) if n.data["run_id"] == run.public_id]
-    assert {n.user_id for n in about_run} >= {starter.id, approver.id} and all(n.read_at is None for n in about_run)
+    assert {n.user_id for n in about_run} == {admin.id, approver.id} and all(n.read_at is None for n in about_run)
 
     login_as(admin)
     if decision == "cancel":
@@ -184,8 +183,8 @@ def test_deciding_a_run_marks_every_recipients_approval_request_read(client, log
     notes = _approval_notes(run)
     assert all(n.read_at is not None for n in notes if n.data["run_id"] == run.public_id)
     assert all(n.read_at is None for n in notes if n.data["run_id"] == other_run.public_id)  # still waiting: still asked
-    # The starter keeps the other run's request, and after a rejection hears who rejected it and why.
-    assert service.unread_count(org, approver) == 0 and service.unread_count(org, starter) == 1 + (decision == "reject")
+    # The other admin keeps the other run's request; after a rejection the starter hears who rejected it and why.
+    assert service.unread_count(org, approver) == 1 and service.unread_count(org, starter) == (decision == "reject")
 
 
 def test_the_bell_previews_the_latest_five_and_marks_all_read_in_place(client, login_as, org, admin):

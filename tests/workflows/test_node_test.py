@@ -169,7 +169,7 @@ def test_a_browser_without_htmx_gets_the_editor_with_the_result_and_what_was_typ
         "sample_input": _sample(state={"greeting": "hey"})})
     page = html.unescape(resp.get_data(as_text=True))
     assert resp.status_code == 200
-    assert "<h1>" in page and 'id="node-shout-test-result"' in page  # the whole editor
+    assert '<h1 id="workflow-title">' in page and 'id="node-shout-test-result"' in page  # the whole editor
     assert '"shout": "hey?"' in page
     assert "shout: {{ state.greeting }}?</textarea>" in page  # the typed settings stay in the field
     assert '"greeting": "hey"' in page.split('id="node-shout-sample"', 1)[1].split("</textarea>", 1)[0]  # and the sample

@@ -165,8 +165,9 @@ def test_approval_pauses_then_resumes_with_the_decision(app, client, login_as, o
     wait_for_jobs()
     out = _status(client, org, job_id)
     assert out["status"] == "waiting_for_approval" and out["current_node"] == "approve"
-    note = db.session.scalar(select(Notification).filter_by(event="workflow.needs_approval"))
-    assert note is not None and note.user_id == user.id
+    # Asked of those who may approve it (the admin), not of its starter, whom the default rule refuses.
+    asked = {n.user_id for n in db.session.scalars(select(Notification).filter_by(event="workflow.needs_approval"))}
+    assert asked == {admin.id}
     login_as(admin)
     resp = client.post(f"/api/v1/workflows/{job_id}/approval?org={org.slug}", json={"approved": True, "reason": "fine"})
     assert resp.status_code == 200

@@ -97,7 +97,7 @@ def test_a_refused_editor_change_answers_422_and_makes_no_version(app, client, l
     wf = service.create_from_starter(org, "greeting", admin)
     login_as(admin)
     resp = client.post(f"/o/{org.slug}/workflows/{wf.public_id}/edit", data={"change": "add_node", "id": "greet"}, headers=HX)
-    assert resp.status_code == 422 and "Give the node a new, unique id." in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Another node already has the id &#39;greet&#39;: choose a new one." in resp.get_data(as_text=True)
     db.session.refresh(wf)
     assert wf.latest_version == 1
 

@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.errors import Forbidden, ValidationFailed
 from portal.extensions import db
+from portal.orgs import members
 from portal.orgs import service as orgs
 from portal.orgs.models import Organization
+from portal.roles import role_allows
 from portal.workflows.definition import DEFAULT_APPROVERS, template
 from portal.workflows.models import WorkflowRun, WorkflowStep
 from portal.workflows.nodes import APPROVAL_MESSAGE
@@ -52,18 +55,44 @@ def approval_node(run: WorkflowRun) -> dict:
     return {"id": run.current_node or "", "type": "approval", "config": {}}
 
 
-def refusal(org: Organization, run: WorkflowRun, node: dict, user: Any) -> str | None:
-    """Why `user` may not decide on the run at `node` (its `approvers` rule); None when they may."""
-    rule = (node.get("config") or {}).get("approvers") or DEFAULT_APPROVERS
+def rule_of(node: dict) -> str:
+    """The approval node's `approvers` rule (the default when it names none)."""
+    return (node.get("config") or {}).get("approvers") or DEFAULT_APPROVERS
+
+
+def _refusal_by_rule(rule: str, starter_id: int | None, user_id: int | None, role: str | None) -> str | None:
+    """Why a member (by id and role) may not decide under `rule` on a run `starter_id` started; None when they may."""
     if rule == "anyone":
         return None
     if rule == "admins":
-        membership = orgs.membership_of(org, user) if getattr(user, "id", None) is not None else None
-        return None if membership is not None and membership.role == "org_admin" else REFUSALS["admins"]
+        return None if role == "org_admin" else REFUSALS["admins"]
     # anyone_but_requester (the default, and what an unknown rule falls back to: the stricter reading)
-    if run.created_by_id is not None and getattr(user, "id", None) == run.created_by_id:
+    if starter_id is not None and user_id == starter_id:
         return REFUSALS["anyone_but_requester"]
     return None
+
+
+def refusal(org: Organization, run: WorkflowRun, node: dict, user: Any) -> str | None:
+    """Why `user` may not decide on the run at `node` (its `approvers` rule); None when they may."""
+    rule = rule_of(node)
+    user_id = getattr(user, "id", None)
+    role = None
+    if rule == "admins" and user_id is not None:  # the only rule that asks the role: no query otherwise
+        membership = orgs.membership_of(org, user)
+        role = membership.role if membership is not None else None
+    return _refusal_by_rule(rule, run.created_by_id, user_id, role)
+
+
+def may_decide(run: WorkflowRun, user_id: int | None, role: str | None) -> bool:
+    """True when a member (their id and role in the run's org) may decide on the waiting run."""
+    return _refusal_by_rule(rule_of(approval_node(run)), run.created_by_id, user_id, role) is None
+
+
+def approvers_of(org: Organization, run: WorkflowRun) -> list[User]:
+    """The members who may decide on the waiting run, by its approval node's rule: whom to ask for the decision."""
+    rule = rule_of(approval_node(run))
+    return [m.user for m in members.active_members(org)
+            if role_allows(m.role, "workflows.run") and _refusal_by_rule(rule, run.created_by_id, m.user_id, m.role) is None]
 
 
 def check_decision(org: Organization, run: WorkflowRun, approved: bool, reason: str, user: Any) -> str:
@@ -85,12 +114,21 @@ def _waiting_step(run_id: int, node_id: str | None) -> WorkflowStep | None:
                                                         WorkflowStep.status == "waiting").order_by(WorkflowStep.id.desc()).limit(1))
 
 
-def mark_rejected(run_id: int, node_id: str | None, decision: dict, now: datetime) -> None:
-    """Mark the approval node's waiting step as rejected, with the decision as its output (diagram and steps table show it)."""
+def mark_decided(run_id: int, node_id: str | None, decision: dict, now: datetime) -> None:
+    """Mark the approval node's waiting step approved or rejected, with the decision as its output (diagram and steps
+    table show the outcome, not "waiting")."""
     step = _waiting_step(run_id, node_id)
     if step is not None:
-        step.status, step.finished_at, step.output = "rejected", now, json.dumps(decision)
+        step.status, step.finished_at, step.output = "approved" if decision.get("approved") else "rejected", now, json.dumps(decision)
         db.session.flush()
+
+
+def shown_steps(run: WorkflowRun) -> list[WorkflowStep]:
+    """The run's steps as its page lists them: an approval node resumed after its approval ran again and recorded a
+    second step with the decision as output; the decided step already says so, so that repeat is left out."""
+    decided = {s.node_id for s in run.steps if s.status == "approved"}
+    types = {n.get("id"): n.get("type") for n in run.version.definition.get("nodes") or [] if isinstance(n, dict)}
+    return [s for s in run.steps if not (s.status == "succeeded" and s.node_id in decided and types.get(s.node_id) == "approval")]
 
 
 def _pairs(data: Any) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.models import utcnow
 from portal.orgs.models import Organization
 from portal.tenancy import get_scoped_or_404, scoped
-from portal.workflows.definition import STARTERS, validate
+from portal.workflows.definition import STARTERS, node_id_problem, validate
 from portal.workflows.models import Workflow, WorkflowVersion
 
 
@@ -70,11 +70,24 @@ def create_workflow(org: Organization, definition: dict, by=None, *, strict: boo
     return wf
 
 
+def unused_name(org: Organization, name: str) -> str:
+    """`name`, or "name (2)", "name (3)"... when one of the org's workflows has it already."""
+    taken = set(db.session.scalars(scoped(Workflow, org).with_only_columns(Workflow.name)
+                                   .where(Workflow.deleted_at.is_(None), Workflow.name.startswith(name, autoescape=True))))
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
 def create_from_starter(org: Organization, key: str, by=None) -> Workflow:
-    """A new workflow from one of the built-in starters."""
+    """A new workflow from one of the built-in starters, named apart from the org's others ("Expense approval (2)")."""
     if key not in STARTERS:
         raise ValidationFailed({"starter": "Unknown starter."})
-    return create_workflow(org, STARTERS[key], by)
+    definition = json.loads(json.dumps(STARTERS[key]))  # a copy: the starter itself never changes
+    definition["name"] = unused_name(org, definition["name"])
+    return create_workflow(org, definition, by)
 
 
 def new_version(org: Organization, public_id: str, definition: dict, by=None, *, strict: bool = True) -> Workflow:
@@ -117,13 +130,15 @@ def edit_definition(org: Organization, public_id: str, change: str, data: dict, 
     nodes, edges = definition.setdefault("nodes", []), definition.setdefault("edges", [])
     if change == "add_node":
         node_id = (data.get("id") or "").strip()
-        if not node_id or any(n["id"] == node_id for n in nodes) or node_id in ("START", "END"):
-            raise ValidationFailed({"id": "Give the node a new, unique id."})
+        # Refused before anything is saved: a version with a bad id could not run, and would say so in a regex.
+        problem = node_id_problem(node_id, [n.get("id") for n in nodes if isinstance(n, dict)])
+        if problem:
+            raise ValidationFailed({"id": problem})
         nodes.append({"id": node_id, "type": data.get("type") or "transform", "config": _config(data)})
     elif change == "edit_node":
         node = next((n for n in nodes if n["id"] == data.get("id")), None)
         if node is None:
-            raise ValidationFailed({"id": "No such node."})
+            raise ValidationFailed({"id": f"There is no node {data.get('id')!r} in the latest version; reload the editor."})
         node["config"] = _config(data)
         node["type"] = data.get("type") or node["type"]
     elif change == "remove_node":
@@ -133,7 +148,7 @@ def edit_definition(org: Organization, public_id: str, change: str, data: dict, 
     elif change == "add_edge":
         edge = {"from": (data.get("from") or "").strip(), "to": (data.get("to") or "").strip()}
         if not edge["from"] or not edge["to"]:
-            raise ValidationFailed({"from": "Pick both ends."})
+            raise ValidationFailed({"from": "Pick both ends of the edge."})
         if (data.get("when") or "").strip():
             edge["when"] = data["when"].strip()
         edges.append(edge)
@@ -143,7 +158,7 @@ def edit_definition(org: Organization, public_id: str, change: str, data: dict, 
         except (TypeError, ValueError):
             index = -1
         if not 0 <= index < len(edges):
-            raise ValidationFailed({"index": "No such edge."})
+            raise ValidationFailed({"index": "That edge is no longer there; reload the editor."})
         edges.pop(index)
     else:
         raise ServiceError("Unknown change.", code="bad_change")

@@ -13,12 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app
-from jinja2 import TemplateError
 
 from portal.errors import ValidationFailed
 from portal.orgs.models import Organization
 from portal.workflows import nodes
 from portal.workflows.definition import END, START, validate
+from portal.workflows.failures import in_words as failure_words
 from portal.workflows.services.definitions import with_latest
 from portal.workflows.services.notices import human_duration
 
@@ -116,10 +116,8 @@ def try_node(org: Organization, workflow_id: str, node_id: str, sample: Any, con
         _run(node, definition, inp, state, ctx, result)
     except (nodes.NodeRefused, nodes.NodeFailed) as exc:
         result.error = str(exc)
-    except TemplateError as exc:
-        result.error = f"A template or expression failed: {exc}"
     except Exception as exc:  # noqa: BLE001 - whatever the node raised is shown in words, never a 500
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = failure_words(exc, node, "the sample") or f"{type(exc).__name__}: {exc}"
     result.duration_ms = round((time.perf_counter() - started) * 1000)
     result.tokens = ctx.tokens
     return result

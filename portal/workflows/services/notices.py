@@ -1,4 +1,4 @@
-"""What a run tells the person who started it: it succeeded, it failed, it waits for an approval."""
+"""What a run tells people: its starter that it succeeded or failed; those who may approve it that it waits for them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from portal.extensions import db
 from portal.notifications import service as notifications
 from portal.orgs.models import Organization
 from portal.tokens import external_url
+from portal.workflows.models import WorkflowRun
+from portal.workflows.services.approvals import approvers_of
 
 
 def human_duration(ms: int) -> str:
@@ -39,3 +41,18 @@ def tell_starter(org_id: int, user_id: int | None, workflow_name: str, run_publi
     org, user = found
     link = external_url("workflows.run", org_slug=org.slug, run_id=run_public_id)
     notifications.notify(org, [user], event, {"workflow_name": workflow_name, "run_id": run_public_id, "url": link, **data})
+
+
+def ask_approvers(run_id: int, step: str) -> None:
+    """Send workflow.needs_approval to the members who may decide on the waiting run (by its approval node's rule:
+    never to a starter who may not approve it), with a link to the run."""
+    # As the job's write left it (its current node is the approval node the rule is read from), not a copy loaded earlier.
+    run = db.session.get(WorkflowRun, run_id, populate_existing=True)
+    if run is None:
+        return
+    org = db.session.get(Organization, run.org_id)
+    people = approvers_of(org, run)
+    if people:
+        link = external_url("workflows.run", org_slug=org.slug, run_id=run.public_id)
+        notifications.notify(org, people, "workflow.needs_approval",
+                             {"workflow_name": run.workflow.name, "run_id": run.public_id, "url": link, "step": step})

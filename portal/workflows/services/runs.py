@@ -171,10 +171,10 @@ def decide(org: Organization, public_id: str, approved: bool, by=None, reason: s
     db.session.refresh(run)
     if not moved:
         raise _not_waiting(run)
+    approvals.mark_decided(run.id, node_id, decision, now)  # the step says its outcome, not "waiting"
     if approved:
         enqueue_after_commit(run.id, run.priority)
     else:
-        approvals.mark_rejected(run.id, node_id, decision, now)
         record_usage(run)
         if by is None or run.created_by_id != by.id:  # whoever started it hears why it stopped (not from themselves)
             tell_starter(org.id, run.created_by_id, run.workflow.name, run.public_id, "workflow.rejected",
