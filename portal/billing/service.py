@@ -39,6 +39,7 @@ from portal.billing.services.usage import (
     daily_usage,
     forecast,
     hold,
+    measure,
     record_total,
     record_usage,
     usage_report,
@@ -48,7 +49,7 @@ from portal.billing.services.webhooks import format_money, process, receive
 
 __all__ = [
     "MetricUsage", "PlanChange", "all_accounts", "assign_plan", "billing_url", "cancel", "check", "checkout", "consume", "daily_usage",
-    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "has_subscription", "hold", "invoices", "limit_of",
+    "effective_plan", "ensure_customer", "find_account", "forecast", "format_money", "grace_ends_at", "has_subscription", "hold", "invoices", "measure", "limit_of",
     "monthly_revenue", "org_for_console", "payments_configured", "plan_changes_at", "plan_of", "portal", "preview_change", "process", "provider_origins", "receive", "record_total", "record_usage", "resume", "start_trial",
     "subscribe", "upgrade_url", "usage_report", "used_in",
 ]

@@ -117,6 +117,13 @@ def count_members(org: Organization) -> int:
     return db.session.scalar(select(func.count()).select_from(scoped(Membership, org).subquery())) or 0
 
 
+def seats_held(org: Organization) -> int:
+    """The plan's seats org holds now: its members and the invitations still open (what an invitation is checked against)."""
+    members = select(func.count()).select_from(scoped(Membership, org).subquery()).scalar_subquery()
+    invited = select(func.count()).select_from(_pending(org).subquery()).scalar_subquery()
+    return int(db.session.scalar(select(members + invited)) or 0)  # one round trip for both counts
+
+
 def _pending(org: Organization):
     return scoped(Invitation, org).where(
         Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()

@@ -29,6 +29,7 @@ def insert_ignoring_duplicates(model, values: dict, unique: list[str]) -> int | 
 
 
 _KNOWN = "billing_accounts"  # the unit of work's session.info: org id -> its account, held while the session lives
+_ABSENT = "billing_accounts_absent"  # session.info: (transaction, org ids found to have no account in it)
 
 
 def find_account(org: Organization) -> BillingAccount | None:
@@ -36,16 +37,25 @@ def find_account(org: Organization) -> BillingAccount | None:
 
     A page asks several times (plan, limits, usage, the nav): after the first query the unit of work's session
     answers with the row it loaded (held here: the identity map alone lets go of it), refreshed after a commit
-    like any loaded row. Only a found account is remembered: one created later in the request is still found.
+    like any loaded row. An org without one (every org on the free plan) is remembered as such for the rest of the
+    transaction, so a page of a free org asks once too; `account()` forgets that when it creates the row.
     """
     known = db.session.info.setdefault(_KNOWN, {})
     acct = known.get(org.id)
     if acct is not None and inspect(acct).persistent and inspect(acct).session is db.session():
         return acct
+    absent = db.session.info.get(_ABSENT)
+    if absent is not None and absent[0] is db.session().get_transaction() and org.id in absent[1]:
+        return None
     acct = db.session.scalar(scoped(BillingAccount, org))
     if acct is not None:
         known[org.id] = acct
-    return acct
+        return acct
+    transaction = db.session().get_transaction()
+    if absent is None or absent[0] is not transaction:  # a new transaction: what the last one found no longer holds
+        absent = db.session.info[_ABSENT] = (transaction, set())
+    absent[1].add(org.id)
+    return None
 
 
 def has_subscription(acct: BillingAccount | None) -> bool:
@@ -57,6 +67,9 @@ def account(org: Organization) -> BillingAccount:
     """The org's billing account, created on first need (two requests at once create one)."""
     found = find_account(org)
     if found is None:
+        absent = db.session.info.get(_ABSENT)
+        if absent is not None:
+            absent[1].discard(org.id)
         insert_ignoring_duplicates(BillingAccount, {"org_id": org.id, "public_id": new_public_id(BillingAccount.public_id_prefix),
                                                     "plan": "free", "status": "active", "created_at": utcnow(), "updated_at": utcnow()},
                                    ["org_id"])

@@ -14,6 +14,7 @@ row for the rest of the unit of work, so that concurrent requests count and add 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,18 @@ from portal.orgs.models import Organization
 from portal.tenancy import scoped
 
 NOTIFIED_ROLES = ("billing_admin", "org_admin")
+
+# How much of a gauge an org holds now, said by the domain that holds it (orgs' seats, support's files, workflows' runs at once):
+# registered from that domain's init_app, so billing shows the figure without importing the domain.
+GaugeReader = Callable[[Organization], int]
+_GAUGES: dict[str, GaugeReader] = {}
+
+
+def measure(metric: str, reader: GaugeReader) -> None:
+    """Let the domain that holds a gauge tell the usage report how much of it an org holds now."""
+    if metric not in METRICS or metric in METERED:
+        raise ValueError(f"{metric} is not a gauge")
+    _GAUGES[metric] = reader
 
 
 def _counter_id(org: Organization, metric: str, period: str) -> int:
@@ -190,7 +203,7 @@ def _announce_threshold(org: Organization, metric: str, counter_id: int, total: 
 class MetricUsage:
     metric: str
     label: str
-    used: int | None  # None: not measured here (storage is counted by the support domain later)
+    used: int | None  # None: no domain measures it in this app
     limit: int | None
     period: str | None  # metered metrics only
 
@@ -203,18 +216,18 @@ class MetricUsage:
 
 
 def usage_report(org: Organization, now: datetime | None = None) -> list[MetricUsage]:
-    """Per metric: used, limit and period (metered) or the amount held now (seats)."""
+    """Per metric: used, limit and period (metered) or the amount held now (gauges, as their domains measure them)."""
     now = now or utcnow()
     period = period_of(now)
     counters = {c.metric: c.used for c in db.session.scalars(scoped(UsageCounter, org).where(UsageCounter.period == period))}
-    seats = len(members.active_members(org))
     report = []
     for metric in METRICS:
         limit = limit_of(org, metric)
         if metric in METERED:
             report.append(MetricUsage(metric, LABELS[metric], counters.get(metric, 0), limit, period))
         else:
-            report.append(MetricUsage(metric, LABELS[metric], seats if metric == "seats" else None, limit, None))
+            reader = _GAUGES.get(metric)
+            report.append(MetricUsage(metric, LABELS[metric], reader(org) if reader is not None else None, limit, None))
     return report
 
 
