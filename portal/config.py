@@ -158,7 +158,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "WORKFLOW_LIMIT_RETRY_SECONDS": float(env.get("WORKFLOW_LIMIT_RETRY_SECONDS") or 1),
         "WORKFLOW_RUN_TIMEOUT": int(env.get("WORKFLOW_RUN_TIMEOUT") or 3600),
         "WORKFLOW_HEARTBEAT_SECONDS": float(env.get("WORKFLOW_HEARTBEAT_SECONDS") or 5),
-        "WORKFLOW_HEARTBEAT_TIMEOUT": int(env.get("WORKFLOW_HEARTBEAT_TIMEOUT") or 30),
+        "WORKFLOW_HEARTBEAT_TIMEOUT": int(env.get("WORKFLOW_HEARTBEAT_TIMEOUT") or 20),  # 4 missed beats: the run is orphaned
         "WORKFLOW_MAX_RECOVERIES": int(env.get("WORKFLOW_MAX_RECOVERIES") or 2),
         "WORKFLOW_REQUEUE_AFTER": int(env.get("WORKFLOW_REQUEUE_AFTER") or 300),
         "WORKFLOW_RECURSION_LIMIT": int(env.get("WORKFLOW_RECURSION_LIMIT") or 100),

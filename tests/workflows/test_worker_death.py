@@ -70,7 +70,7 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
     for child in children:
         os.kill(child, signal.SIGTERM)
     gate.opened.set()  # the resumed attempt passes the gate at once
-    app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = 2
+    timeout, app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = app.config["WORKFLOW_HEARTBEAT_TIMEOUT"], 2
     try:
         deadline = time.monotonic() + 60  # "noticed within a minute"
         resumed = 0
@@ -80,7 +80,7 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
                 resumed = service.reap()["resumed"]
         assert resumed == 1, "the reaper never noticed the dead worker"
     finally:
-        app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = 30
+        app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] = timeout
     done = wait_for_status(run.public_id, ("succeeded", "failed"), timeout=30)
     _forget_orphaned_jobs(app)
     assert done.status == "succeeded", done.error
@@ -90,3 +90,12 @@ def test_sigkilled_worker_run_resumes_from_its_checkpoint_and_completes(app, cli
     assert nodes.count("first") == 1  # resumed from the checkpoint, not restarted
     # A step is written when its node ends: the attempt the SIGKILL cut short left none; the resumed one did.
     assert nodes.count("hold") == 1 and nodes.count("after") == 1
+
+
+def test_with_the_default_settings_a_dead_workers_run_is_found_within_30_seconds(app):
+    """What the test above shortens: the heartbeat timeout plus the reaper's interval, the longest an orphan waits."""
+    from portal.infra.periodic import schedule
+    from portal.workflows import tasks
+
+    assert app.config["WORKFLOW_HEARTBEAT_SECONDS"] * 3 < app.config["WORKFLOW_HEARTBEAT_TIMEOUT"]  # a slow beat or two is no death
+    assert app.config["WORKFLOW_HEARTBEAT_TIMEOUT"] + schedule(app)[tasks.reap] <= 30

@@ -50,12 +50,17 @@ def mark_undispatched(run_id: int) -> None:
         conn.execute(update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "queued").values(enqueued_at=None))
 
 
+def active_runs(org: Organization) -> int:
+    """The org's runs that hold a place of the plan's runs at once: queued, running or waiting for approval."""
+    query = scoped(WorkflowRun, org).with_only_columns(func.count(WorkflowRun.id)).where(WorkflowRun.status.in_(ACTIVE_STATUSES))
+    return int(db.session.scalar(query) or 0)
+
+
 def _take_a_place(org: Organization) -> None:
     """Refuse (402) a run over the plan's runs at once, counted under the org's billing lock so that racing starts
     count one after the other. A run waiting for approval holds its place: an approval resumes it without asking again."""
     billing.hold(org)
-    active = db.session.scalar(scoped(WorkflowRun, org).with_only_columns(func.count(WorkflowRun.id)).where(WorkflowRun.status.in_(ACTIVE_STATUSES)))
-    billing.check(org, "concurrent_runs", 1, current=active)
+    billing.check(org, "concurrent_runs", 1, current=active_runs(org))
 
 
 def start_run(org: Organization, workflow_id: str, data: Any, priority: str = "default", by=None, *, version: WorkflowVersion | None = None) -> WorkflowRun:
