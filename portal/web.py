@@ -15,7 +15,7 @@ from portal.errors import QuotaExceeded, ServiceError
 from portal.extensions import htmx
 from portal.orgs.service import orgs_of
 from portal.roles import ROLE_LABELS, role_allows
-from portal.text import sentence
+from portal.text import file_size, sentence
 from portal.uow import refused
 
 
@@ -157,6 +157,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["relative_time"] = relative_time
     app.jinja_env.filters["time_left"] = time_left
     app.jinja_env.filters["sentence"] = sentence
+    app.jinja_env.filters["file_size"] = file_size  # "16 bytes", "2.4 KB", "100 MB": every page says sizes one way
     app.jinja_env.globals.update(can=can, role_label=lambda r: ROLE_LABELS.get(r, r))
 
     @app.after_request

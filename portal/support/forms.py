@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.errors import ValidationFailed
+from portal.support.labels import label
 from portal.support.models import CATEGORIES, PRIORITIES, STATUSES, SupportCalendar, Ticket
 from portal.support.services.sla import CalendarSettings
 
@@ -27,8 +28,8 @@ WEEKDAYS = [("0", "Mon"), ("1", "Tue"), ("2", "Wed"), ("3", "Thu"), ("4", "Fri")
 NOT_ZERO = ("0", "false", "")  # a checkbox or hidden flag posting "0" means off
 
 
-def _choices(values) -> list[tuple[str, str]]:
-    return [(v, v.replace("_", " ").capitalize()) for v in values]
+def _choices(values, kind: str) -> list[tuple[str, str]]:
+    return [(v, label(v, kind)) for v in values]
 
 
 def uploads(field) -> list[tuple[str, bytes]]:
@@ -58,8 +59,8 @@ class OptionalSelectField(SelectField):
 
 class TicketForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
-    category = SelectField("Category", choices=_choices(CATEGORIES), default="question")
-    priority = SelectField("Priority", choices=_choices(PRIORITIES), default="medium")
+    category = SelectField("Category", choices=_choices(CATEGORIES, "category"), default="question")
+    priority = SelectField("Priority", choices=_choices(PRIORITIES, "priority"), default="medium")
     body = TextAreaField("Description", validators=[DataRequired(), Length(max=50_000)], description="Markdown is supported.")
     file = MultipleFileField("Attachment", description="Optional: an image, PDF, text, ZIP or gzip file up to 10 MB.")
 
@@ -72,7 +73,7 @@ class ReplyForm(FlaskForm):
 class StatusForm(FlaskForm):
     """The customer's close and reopen buttons."""
 
-    status = SelectField("Status", choices=_choices(STATUSES))
+    status = SelectField("Status", choices=_choices(STATUSES, "status"))
 
 
 class RatingForm(FlaskForm):
@@ -96,9 +97,9 @@ class AgentReplyForm(ReplyForm):
 class TicketUpdateForm(FlaskForm):
     """An agent's change of a ticket: only the fields the post sends are changed (an empty assignee unassigns)."""
 
-    status = OptionalSelectField("Status", choices=_choices(STATUSES))
-    priority = OptionalSelectField("Priority", choices=_choices(PRIORITIES))
-    category = OptionalSelectField("Category", choices=_choices(CATEGORIES))
+    status = OptionalSelectField("Status", choices=_choices(STATUSES, "status"))
+    priority = OptionalSelectField("Priority", choices=_choices(PRIORITIES, "priority"))
+    category = OptionalSelectField("Category", choices=_choices(CATEGORIES, "category"))
     assignee_id = OptionalSelectField("Assignee", validate_choice=False)  # the service checks it is an agent
 
     def __init__(self, ticket: Ticket, agents: list, **kwargs):
@@ -114,7 +115,7 @@ class TicketUpdateForm(FlaskForm):
 
 class BulkForm(FlaskForm):
     ticket = SelectMultipleField("Tickets", validate_choice=False)
-    status = SelectField("Set status", choices=[("", "Status unchanged"), *_choices(STATUSES)], default="")
+    status = SelectField("Set status", choices=[("", "Status unchanged"), *_choices(STATUSES, "status")], default="")
     assignee_id = StringField("Assign to", validators=[Optional()])  # "" leaves the assignee as it is
     query = StringField("Queue filters", validators=[Optional()])
 
@@ -174,5 +175,5 @@ class SlaForm(FlaskForm):
 
 
 for _priority in PRIORITIES:  # one pair of number fields per priority, named as the page and the service know them
-    setattr(SlaForm, f"{_priority}_first", IntegerField(f"{_priority} first response", validators=[Optional()]))
-    setattr(SlaForm, f"{_priority}_resolution", IntegerField(f"{_priority} resolution", validators=[Optional()]))
+    setattr(SlaForm, f"{_priority}_first", IntegerField(f"{label(_priority, 'priority')} first response", validators=[Optional()]))
+    setattr(SlaForm, f"{_priority}_resolution", IntegerField(f"{label(_priority, 'priority')} resolution", validators=[Optional()]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, redirect, url_for
+from flask import Response, make_response, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -15,7 +15,7 @@ from portal.support.attachments import PREVIEWABLE
 from portal.support.forms import invalid
 from portal.support.models import TicketAttachment
 from portal.uow import refused
-from portal.web import after_change
+from portal.web import after_change, toast, wants_fragment
 
 # An image preview is a document of its own that can run nothing: no sources, sandboxed.
 PREVIEW_CSP = {"default-src": "'none'", "img-src": "'self'", "sandbox": ""}
@@ -32,9 +32,9 @@ def desk_context() -> dict:
             "ticket_url_prefix": url_for("support.agent_show", ticket_id="-").removesuffix("-")}
 
 
-def submit(form: FlaskForm, action: Callable[[], str], page: Callable[[], str]):
-    """A post from a page that shows the form: when the form is valid, run action (which returns where to go next)
-    and answer with after_change; else, or when the service refuses, the page again with the errors next to the
+def submit(form: FlaskForm, action: Callable[[], str | Response], page: Callable[[], str]):
+    """A post from a page that shows the form: when the form is valid, run action (which returns where to go next,
+    or the answer itself, see `done`) and answer with after_change; else, or when the service refuses, the page again with the errors next to the
     fields (422, or the refusal's status), the request's writes rolled back."""
     status = 422
     if form.validate_on_submit():
@@ -47,7 +47,7 @@ def submit(form: FlaskForm, action: Callable[[], str], page: Callable[[], str]):
             apply_errors(form, exc)
             status = exc.status
         else:
-            return after_change(url)
+            return url if isinstance(url, Response) else after_change(url)
     return page(), status
 
 
@@ -65,12 +65,36 @@ def refuse_quota(form: FlaskForm, exc: QuotaExceeded) -> None:
     form.upgrade_url = exc.upgrade_url  # the page shows it as a link next to the form's errors
 
 
-def press(form: FlaskForm, action: Callable[[], str]):
+def press(form: FlaskForm, action: Callable[[], str | Response]):
     """A button's post (hidden fields, no form of its own to show again): the form's problems are a ValidationFailed
-    (the error page); else run action (which returns where to go next) and answer with after_change."""
+    (the error page); else run action (which returns where to go next, or the answer itself, see `done`) and answer
+    with after_change."""
     if not form.validate_on_submit():
         raise invalid(form)
-    return after_change(action())
+    url = action()
+    return url if isinstance(url, Response) else after_change(url)
+
+
+def done(url: str, message: str, fragment: Callable[[], str] | None = None, kind: str = "success") -> Response:
+    """The answer to a change (or a warning) that says what it did: for htmx, the fragment (rendered after the change)
+    in place with a toast, or without a fragment only the toast (204: the page stays as it is); for a browser (or a
+    boosted htmx post), a flash and a 303 / HX-Redirect to url."""
+    if wants_fragment():
+        answer = fragment() if fragment is not None else make_response("", 204)
+    else:
+        answer = after_change(url)
+    return toast(answer, message, kind)
+
+
+def refused_in_place(exc: ServiceError, fragment: Callable[[], str]) -> Response:
+    """A refused htmx action: the fragment as things now are, with the reason in an error toast (the refusal's status;
+    the request's writes undone). A browser gets the error page, as before."""
+    if not wants_fragment():
+        raise exc
+    refused(exc)
+    response = toast(fragment(), exc.message, "error")
+    response.status_code = exc.status
+    return response
 
 
 def download(att: TicketAttachment) -> Response:

@@ -3,9 +3,10 @@ report and each organization's SLA settings. Platform staff only; anyone else ge
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from portal.errors import ServiceError
 from portal.extensions import talisman
@@ -22,6 +23,7 @@ from portal.support.forms import (
     TicketUpdateForm,
     uploads,
 )
+from portal.support.labels import plural
 from portal.support.models import CATEGORIES, PRIORITIES, SLA_STATES, STATUSES, Ticket
 from portal.tenancy import platform_required
 from portal.text import sentence
@@ -34,15 +36,16 @@ def _queue_url(query: str = "") -> str:
     return url_for("support.queue") + (f"?{query}" if query else "")
 
 
-def _queue_filters() -> service.QueueFilters:
-    args = {k: request.args.get(k, "") for k in (*QUEUE_KEYS, "after")}
+def _queue_filters(source: Mapping[str, str]) -> service.QueueFilters:
+    args = {k: source.get(k, "") for k in (*QUEUE_KEYS, "after")}
     args["sort"] = args["sort"] or "activity"
     return service.QueueFilters(**args)
 
 
-def _queue_context(full: bool) -> dict:
-    """The queue's rows; with `full`, also what only the whole page shows (filters' choices, bulk form, saved views)."""
-    filters = _queue_filters()
+def _queue_context(full: bool, query: str | None = None) -> dict:
+    """The queue's rows (filtered by the URL's query, or by `query`, the filters a post carries); with `full`, also
+    what only the whole page shows (filters' choices, bulk form, saved views)."""
+    filters = _queue_filters(request.args if query is None else dict(parse_qsl(query)))
     tickets, next_cursor = service.queue(filters, pages.me())
     kept = {k: getattr(filters, k) for k in QUEUE_KEYS if getattr(filters, k)}
     next_url = f"{_queue_url()}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
@@ -86,11 +89,20 @@ def agent_notifications():
 def bulk():
     form = BulkForm()
 
-    def apply() -> str:
-        changed, problems = service.bulk_update(form.ticket.data or [], pages.me(), status=form.status.data or None,
+    def apply() -> Response:
+        back, tickets = _queue_url(form.query.data), form.ticket.data or []
+        if not tickets:  # nothing ticked: nothing to update, and nothing to swap
+            return pages.done(back, "Select tickets first.", kind="warning")
+        if not (form.status.data or form.assignee_id.data):
+            return pages.done(back, "Choose a status or an assignee to apply.", kind="warning")
+        changed, problems = service.bulk_update(tickets, pages.me(), status=form.status.data or None,
                                                 assignee_id=form.assignee_id.data or None)
-        flash(" ".join([f"Updated {changed} ticket(s).", *problems]), "warning" if problems else "success")
-        return _queue_url(form.query.data)
+        message = " ".join([f"Updated {plural(changed, 'ticket')}.", *problems])
+
+        def rows() -> str:  # the rows as they now are, under the same filters (the ticks cleared)
+            return render_template("support/_queue.html", **_queue_context(full=False, query=form.query.data or ""))
+
+        return pages.done(back, message, rows, kind="warning" if problems else "success")
 
     return pages.press(form, apply)
 
@@ -100,11 +112,19 @@ def bulk():
 def availability():
     form = AvailabilityForm()
 
-    def mark() -> str:
+    def mark() -> Response:
         service.set_available(pages.me(), form.available.data)
-        return _queue_url()
+        return pages.done(_queue_url(), "You are available." if form.available.data else "You are away.", _availability)
 
     return pages.press(form, mark)
+
+
+def _availability() -> str:
+    return render_template("support/_availability.html", available=service.is_available(pages.me()))
+
+
+def _saved_views() -> str:
+    return render_template("support/_saved_views.html", views=service.saved_views(pages.me()))
 
 
 @bp.post("/support/views")
@@ -112,12 +132,15 @@ def availability():
 def save_view():
     form = SavedViewForm()
 
-    def save() -> str:
+    def save() -> Response:
         try:
-            return _queue_url(service.save_view(pages.me(), form.name.data or "", form.query.data or "").query)
+            view = service.save_view(pages.me(), form.name.data or "", form.query.data or "")
         except ServiceError as exc:
+            if wants_fragment():
+                return pages.refused_in_place(exc, _saved_views)
             flash_error(exc)  # the form is a field on the queue page: back there, with the reason
-            return _queue_url(form.query.data)
+            return after_change(_queue_url(form.query.data))
+        return pages.done(_queue_url(view.query), "View saved.", _saved_views)
 
     return pages.press(form, save)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import flash, render_template, request, url_for
+from flask import Response, flash, render_template, request, url_for
 
+from portal.errors import ServiceError
 from portal.extensions import talisman
 from portal.support import bp, pages, service
 from portal.support.attachments import UploadRefused
@@ -13,6 +14,9 @@ from portal.support.forms import AttachmentForm, RatingForm, ReplyForm, StatusFo
 from portal.support.models import STATUSES, Ticket
 from portal.tenancy import current_membership, current_org, org_required
 from portal.web import after_change, render_page, wants_fragment
+
+# What a customer's close and reopen buttons say they did.
+STATUS_DONE = {"closed": "Ticket closed.", "open": "Ticket reopened."}
 
 
 def _ticket(ticket_id: str) -> Ticket:
@@ -30,6 +34,12 @@ def _list_context() -> dict:
     kept = {k: v for k, v in (("status", filters.status), ("q", filters.q)) if v}
     next_url = f"{url_for('support.index', org_slug=current_org.slug)}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
     return {"org": current_org, "tickets": tickets, "filters": filters, "next_url": next_url, "statuses": STATUSES}
+
+
+def _main(ticket: Ticket, **extra) -> str:
+    """The ticket page below its title (thread, reply box, buttons), as it is after a change: fresh, empty forms."""
+    return render_template("support/_ticket_main.html", **_show_context(ticket, form=ReplyForm(formdata=None),
+                                                                        rating_form=RatingForm(formdata=None), **extra))
 
 
 def _show_context(ticket: Ticket, **extra) -> dict:
@@ -82,9 +92,10 @@ def reply(org_slug: str, ticket_id: str):
 
     def send() -> str:
         service.add_comment(ticket, pages.me(), form.body.data or "", as_agent=False, files=uploads(form.file))
-        return _ticket_url(ticket_id)
+        return pages.done(_ticket_url(ticket_id), "Reply sent.", lambda: _main(ticket))
 
-    return pages.submit(form, send, lambda: render_template("support/show.html", **_show_context(ticket, form=form)))
+    # refused: the page (htmx: the part the form swaps) again, the reason next to the field
+    return pages.submit(form, send, lambda: render_page("support/show.html", "support/_ticket_main.html", **_show_context(ticket, form=form)))
 
 
 @bp.post("/o/<org_slug>/tickets/<ticket_id>/status")
@@ -92,9 +103,12 @@ def reply(org_slug: str, ticket_id: str):
 def change_status(org_slug: str, ticket_id: str):
     ticket, form = _ticket(ticket_id), StatusForm()
 
-    def change() -> str:
-        service.set_status(ticket, form.status.data, pages.me(), as_agent=False)  # a refused move is the error page (409)
-        return _ticket_url(ticket_id)
+    def change() -> Response:
+        try:
+            service.set_status(ticket, form.status.data, pages.me(), as_agent=False)
+        except ServiceError as exc:  # a refused move: in place, the ticket as it is and why (a browser: the error page, 409)
+            return pages.refused_in_place(exc, lambda: _main(ticket))
+        return pages.done(_ticket_url(ticket_id), STATUS_DONE.get(form.status.data, "Ticket updated."), lambda: _main(ticket))
 
     return pages.press(form, change)
 

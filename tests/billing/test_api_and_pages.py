@@ -142,3 +142,22 @@ def test_a_super_admin_assigns_plans_and_sees_every_orgs_plan_and_mrr(app, clien
     assert service.plan_of(org) is PLANS["enterprise"]
     login_as(admin)
     assert client.get("/admin/billing").status_code == 404
+
+
+def test_the_billing_page_shows_every_gauge_as_its_domain_measures_it(app, client, login_as, org, admin):
+    from portal.orgs import service as orgs
+    from portal.workflows import service as workflows
+
+    wf_id = workflows.create_from_starter(org, "approval", admin).public_id
+    workflows.start_run(org, wf_id, {"amount": 42, "reason": "a chair"}, "default", admin)  # waits for a decision: it holds one of the runs at once
+    orgs.invite(org, "new@billing.test", "user", admin)  # an open invitation holds a seat, as the invite check counts it
+    db.session.commit()
+    login_as(admin)
+    page = client.get(f"/o/{org.slug}/billing").get_data(as_text=True)
+
+    def used(metric: str) -> str:
+        return page.split(f'id="usage-{metric}"')[1].split('data-label="Used">')[1].split("</td>")[0]
+
+    assert used("concurrent_runs") == "1"
+    assert used("seats") == str(orgs.count_members(org) + 1)
+    assert "not measured yet" not in page

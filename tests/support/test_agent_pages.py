@@ -40,7 +40,7 @@ def test_the_sla_report_counts_the_last_day_of_the_period_it_shows(app, desk, cl
     assert page.status_code == 200
     assert 'name="start" value="2026-03-05"' in page.text and 'name="end" value="2026-03-10"' in page.text
     rows = _report_rows(page.text)
-    assert rows["high"] == ("2", "1", "50%") and rows["low"] == ("0", "0", "—")
+    assert rows["High"] == ("2", "1", "50%") and rows["Low"] == ("0", "0", "—")
     login_as(desk.customer)
     assert client.get("/support/report").status_code == 404
 
@@ -51,7 +51,7 @@ def test_a_ticket_left_open_past_its_target_counts_against_the_share(app, desk, 
     _filed_on(desk, datetime(2026, 3, 7, 10, tzinfo=UTC), resolved=False)  # open, on time: no outcome yet
     login_as(desk.agent)
     rows = _report_rows(client.get("/support/report?start=2026-03-01&end=2026-03-31").text)
-    assert rows["high"] == ("2", "1", "50%")
+    assert rows["High"] == ("2", "1", "50%")
 
 
 def test_a_canned_reply_from_the_agent_page_reaches_the_customer_filled_in(app, desk, client, login_as):

@@ -127,7 +127,8 @@ def test_a_bulk_action_skips_a_refused_ticket_whole_and_counts_only_the_changed(
     r = client.post("/support/queue/bulk", data={"ticket": [open_one.public_id, closed.public_id], "status": "resolved",
                                                  "assignee_id": desk.agent2.public_id}, follow_redirects=True)
     assert r.status_code == 200
-    assert "Updated 1 ticket(s)." in r.text and f"{closed.public_id}: A ticket that is closed can" in r.text
+    assert "Updated 1 ticket." in r.text and f"Acme {closed.short_number}: A ticket that is closed can" in r.text
+    assert closed.public_id not in r.text.split('id="flashes"')[1].split("</div>")[0]  # the number people read, not the id
     assert _row(closed) == before_closed  # not assigned, not told
     changed = _row(open_one)
     assert (changed["status"], changed["assignee_id"]) == ("resolved", desk.agent2.id)
@@ -145,6 +146,6 @@ def test_bulk_update_reports_the_refused_ticket_and_changes_only_the_others(app,
     before = _row(closed)
     changed, problems = service.bulk_update([open_one.public_id, closed.public_id, "tkt_nosuch"], desk.agent, status="resolved",
                                             assignee_id=desk.agent2.public_id)
-    assert changed == 1 and len(problems) == 1 and problems[0].startswith(closed.public_id)
+    assert changed == 1 and len(problems) == 1 and problems[0].startswith(f"Acme {closed.short_number}:")
     db.session.flush()
     assert _row(closed) == before

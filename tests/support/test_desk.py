@@ -59,7 +59,7 @@ def test_a_support_agent_lands_on_the_desk_and_sees_what_is_at_risk_first(app, d
     assert "Fresh question" not in at_risk and "All sorted" not in at_risk and "Bravo asks" not in at_risk
     assert f'href="/support/tickets/{late.public_id}"' in at_risk
     assert re.search(r"overdue by 3\d min", at_risk) and re.search(r"due in 1\d min", at_risk)
-    assert "past SLA" in at_risk and "Agnes Agent" in at_risk and "unassigned" in at_risk and "Acme" in at_risk
+    assert "Breached" in at_risk and "Agnes Agent" in at_risk and "unassigned" in at_risk and "Acme" in at_risk
 
     busiest = html.split('id="desk-orgs"')[1].split("</article>")[0]
     assert busiest.index("Acme") < busiest.index("Bravo")
@@ -95,7 +95,7 @@ def test_the_super_admins_console_shows_the_desk_the_job_queues_and_the_newest_o
         assert re.search(rf"<li>{queue} <span class=\"muted\">\d+ jobs? waiting</span>", jobs), queue
     kind = r"RQ on Redis · \d+ live workers?" if app.config["REDIS_URL"] else r"In-process runner \(no Redis configured\) · \d+ worker threads?"
     assert re.search(kind, jobs), jobs
-    assert "database <span class=\"badge status-succeeded\">ok</span>" in jobs
+    assert "Database <span class=\"badge status-succeeded\">Answering</span>" in jobs
     newest = html.split('id="admin-newest"')[1].split("</article>")[0]
     assert newest.index("Bravo") < newest.index("Acme") and "1 member ·" in newest
 

@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.models import insert_for, utcnow
 from portal.orgs.models import Membership, Organization
 from portal.roles import role_allows
+from portal.support.labels import STATUS_LABELS
 from portal.support.models import (
     CATEGORIES,
     FINISHED,
@@ -40,7 +41,6 @@ TRANSITIONS = {
     "resolved": {"closed", "open"},
     "closed": {"open"},
 }
-STATUS_LABELS = {"open": "Open", "in_progress": "In progress", "waiting_on_customer": "Waiting on customer", "resolved": "Resolved", "closed": "Closed"}
 # The clock stops while the ticket waits on the customer and while it is resolved or closed, so that a reopened
 # ticket counts only the time it was worked on, not the days it sat solved.
 PAUSED_STATUSES = ("waiting_on_customer", *FINISHED)
@@ -328,7 +328,7 @@ def bulk_update(public_ids: list[str], by: User, *, status: str | None = None, a
         try:
             update_ticket(ticket, by, as_agent=True, status=status, assignee_id=assignee_id)
         except ServiceError as exc:
-            problems.append(f"{public_id}: {exc.message}")
+            problems.append(f"{ticket.org.name} {ticket.short_number}: {exc.message}")  # people read numbers, not ids
         else:
             changed += 1
     return changed, problems
