@@ -166,6 +166,7 @@ def test_rejecting_in_a_browser_flashes_that_the_run_stops(app, client, login_as
     assert resp.status_code == 303
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Rejected: the run stops." in page and 'id="run-status">rejected<' in page
+    assert f"<strong>Rejected</strong> by {admin.display_name}" in page and f"by {admin.email}" not in page  # a name, not an address
     assert _steps_table(page) == [("draft", "succeeded"), ("approve", "rejected")]
 
 

@@ -168,7 +168,8 @@ def decide(org: Organization, public_id: str, approved: bool, by=None, reason: s
         raise _not_waiting(run)
     reason = approvals.check_decision(org, run, approved, reason, by)  # validated before the first write
     now, node_id = utcnow(), run.current_node
-    decision = {"approved": bool(approved), "by": getattr(by, "email", None), "at": now.isoformat(), "reason": reason}
+    decision = {"approved": bool(approved), "by": getattr(by, "email", None), "by_name": getattr(by, "display_name", None),
+                "at": now.isoformat(), "reason": reason}
     if approved:
         moved = transition(run.id, ("waiting_for_approval",), status="queued", decision=decision, enqueued_at=now)
     else:
