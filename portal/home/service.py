@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from portal.accounts.models import User
 from portal.billing import service as billing
+from portal.billing.plans import METERED
 from portal.keys import service as keys
 from portal.notifications import service as notifications
 from portal.orgs import service as orgs
@@ -60,5 +61,6 @@ def overview(org: Organization, user: User, membership: Membership) -> Overview:
     if role_allows(role, "members.manage"):
         view.invitations = orgs.count_pending_invitations(org)
     if role_allows(role, "billing.manage"):
-        view.usage = [u for u in billing.usage_report(org) if u.used is not None]
+        # The month's metered usage and the seats: the billing page has the rest (each gauge is a query of its own).
+        view.usage = [u for u in billing.usage_report(org, metrics=(*METERED, "seats")) if u.used is not None]
     return view

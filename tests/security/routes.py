@@ -113,6 +113,7 @@ ORG_A_VALUES: dict[str, Callable[[World], str]] = {
     "delivery_id": lambda w: w.delivery_a.public_id,
     "key_id": lambda w: w.key_a.public_id,
     "workflow_id": lambda w: w.workflow_a.public_id,
+    "node_id": lambda w: "shout",  # a node of org A's greeting workflow: named within it, so its workflow_id scopes it
     "run_id": lambda w: w.run_a.public_id,
     "job_id": lambda w: w.run_a.public_id,
     "ticket_id": lambda w: _support_a(w)["ticket"],

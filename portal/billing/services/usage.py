@@ -215,13 +215,14 @@ class MetricUsage:
         return min(100, self.used * 100 // self.limit)
 
 
-def usage_report(org: Organization, now: datetime | None = None) -> list[MetricUsage]:
-    """Per metric: used, limit and period (metered) or the amount held now (gauges, as their domains measure them)."""
+def usage_report(org: Organization, now: datetime | None = None, metrics: tuple[str, ...] = METRICS) -> list[MetricUsage]:
+    """Per metric (all, or those named): used, limit and period (metered) or the amount held now (gauges, as their
+    domains measure them: a query each)."""
     now = now or utcnow()
     period = period_of(now)
     counters = {c.metric: c.used for c in db.session.scalars(scoped(UsageCounter, org).where(UsageCounter.period == period))}
     report = []
-    for metric in METRICS:
+    for metric in (m for m in METRICS if m in metrics):
         limit = limit_of(org, metric)
         if metric in METERED:
             report.append(MetricUsage(metric, LABELS[metric], counters.get(metric, 0), limit, period))
