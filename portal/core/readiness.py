@@ -14,6 +14,10 @@ from portal.infra.storage import storage
 _ADAPTER_WORDS = {"rq": "RQ on Redis", "in-process": "in this process", "local": "local disk", "s3": "S3"}
 
 
+def _in_words(adapter: str) -> str:
+    return _ADAPTER_WORDS.get(adapter, adapter)
+
+
 def _check(name: str, probe: Callable[[], object], required: bool = False, label: str = "") -> dict:
     # `required`: the web process cannot serve a page without it (only the database); the others
     # degrade the portal (jobs wait in the outbox, uploads fail) but pages are still served.
@@ -38,6 +42,6 @@ def checks() -> list[dict]:
     """One result per dependency (database, job queue, storage): name, label (in words), ok, required, state, and the error's type."""
     return [
         _check("database", lambda: db.session.execute(text("SELECT 1")).scalar() == 1, required=True, label="Database"),
-        _check(f"jobs:{jobs.runner().name}", jobs.runner().ping, label=f"Job queue ({_ADAPTER_WORDS.get(jobs.runner().name, jobs.runner().name)})"),
-        _check(f"storage:{storage().name}", storage().ping, label=f"File storage ({_ADAPTER_WORDS.get(storage().name, storage().name)})"),
+        _check(f"jobs:{jobs.runner().name}", jobs.runner().ping, label=f"Job queue ({_in_words(jobs.runner().name)})"),
+        _check(f"storage:{storage().name}", storage().ping, label=f"File storage ({_in_words(storage().name)})"),
     ]

@@ -233,7 +233,7 @@ class KeyAuth:
     def __init__(self, app: Flask):
         self.limiter: RateLimiter = make_limiter(app.config.get("REDIS_URL"), NAMESPACE)
         self.cache = KeyCache(app.config.get("API_KEY_CACHE_SIZE", CACHE_SIZE))
-        self.quota = ApiCallQuota(app.config.get("API_CALLS_QUOTA_TTL", 10.0))
+        self.quota = ApiCallQuota()
         self.ttl = SHARED_TTL if self.limiter.shared else LOCAL_TTL
         self.epoch_seen: int | None = None
         self._lock = threading.Lock()
