@@ -56,16 +56,20 @@ def toast(response: Response | str, message: str, kind: str = "success") -> Resp
     return response
 
 
+def refusal_words(exc: ServiceError, *, link: bool = True) -> str | Markup:
+    """What a refusal tells a person in one flash or toast: its message and its field messages; over a plan's limit,
+    the way to more as a link (a toast is text only: link=False) instead of a bare URL in the sentence."""
+    if isinstance(exc, QuotaExceeded) and exc.upgrade_url:
+        words = exc.message.replace(f": {exc.upgrade_url}", ".").replace(exc.upgrade_url, "").rstrip()
+        return Markup('{} <a href="{}">See the plans</a>').format(words, exc.upgrade_url) if link else words
+    fields = exc.fields if exc.fields_are_messages else {}
+    return " ".join([exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)])
+
+
 def flash_error(exc: ServiceError) -> None:
     """Tell the person why their action was refused (message and field messages), and undo the request's writes."""
     refused(exc)
-    if isinstance(exc, QuotaExceeded) and exc.upgrade_url:  # the way to more as a link, not a bare URL in the sentence
-        words = exc.message.replace(f": {exc.upgrade_url}", ".").replace(exc.upgrade_url, "").rstrip()
-        flash(Markup('{} <a href="{}">See the plans</a>').format(words, exc.upgrade_url), "error")
-        return
-    fields = exc.fields if exc.fields_are_messages else {}
-    parts = [exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)]
-    flash(" ".join(parts), "error")
+    flash(refusal_words(exc), "error")
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

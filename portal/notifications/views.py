@@ -123,13 +123,9 @@ def _after_change(note, said: str | None = None):
     """web.after_change for browsers; for htmx the changed row (or nothing, for a removed one), the unread
     count out of band and a badge refresh, which the shared helper doesn't know about. `said`: a toast (a flash)."""
     if not wants_fragment():
-        if said:
-            flash(said, "success")
         filters = {k: v for k in ("state", "event") if (v := request.args.get(k))}
-        return after_change(url_for("notifications.inbox", org_slug=current_org.slug, **filters))
-    if said:  # the badge refresh and the toast in one HX-Trigger (JSON: toast() adds its event to it)
-        body = render_template("notifications/_unread_count.html", oob=True, unread=service.unread_count(current_org, _me()))
-        return toast(make_response(body, 200, {"HX-Trigger": json.dumps({"notifications-changed": True})}), said)
+        response = after_change(url_for("notifications.inbox", org_slug=current_org.slug, **filters))
+        return toast(response, said) if said else response
     headers = {"HX-Trigger": "notifications-changed"}
     if request.form.get("view") == "bell":  # the bell's own "Mark all read": its list again
         return _bell(), 200, headers
@@ -137,7 +133,10 @@ def _after_change(note, said: str | None = None):
         return render_template("notifications/_inbox.html", **_inbox_context()), 200, headers
     body = render_template("notifications/_item.html", org=current_org, n=note) if note is not None else ""
     count = render_template("notifications/_unread_count.html", oob=True, unread=service.unread_count(current_org, _me()))
-    return body + count, 200, headers
+    if not said:
+        return body + count, 200, headers
+    # The badge refresh and the toast in one HX-Trigger: as JSON, which toast() adds its event to.
+    return toast(make_response(body + count, 200, {"HX-Trigger": json.dumps({"notifications-changed": True})}), said)
 
 
 # ---------------------------------------------------------------- preferences

@@ -15,7 +15,7 @@ from portal.support.attachments import PREVIEWABLE
 from portal.support.forms import invalid
 from portal.support.models import TicketAttachment
 from portal.uow import refused
-from portal.web import after_change, toast, wants_fragment
+from portal.web import after_change, refusal_words, toast, wants_fragment
 
 # An image preview is a document of its own that can run nothing: no sources, sandboxed.
 PREVIEW_CSP = {"default-src": "'none'", "img-src": "'self'", "sandbox": ""}
@@ -48,7 +48,9 @@ def submit(form: FlaskForm, action: Callable[[], str | Response], page: Callable
             status = exc.status
         else:
             return url if isinstance(url, Response) else after_change(url)
-    return page(), status
+    # htmx swaps only 409 and 422 answers (layouts/base.html's htmx-config): a 402 or 413 refusal of a reply's file
+    # must still put the form back with its field error, so htmx gets 422 whatever the refusal's own status.
+    return page(), (422 if wants_fragment() else status)
 
 
 def refuse_quota(form: FlaskForm, exc: QuotaExceeded) -> None:
@@ -92,7 +94,7 @@ def refused_in_place(exc: ServiceError, fragment: Callable[[], str]) -> Response
     if not wants_fragment():
         raise exc
     refused(exc)
-    response = toast(fragment(), exc.message, "error")
+    response = toast(fragment(), refusal_words(exc, link=False), "error")
     response.status_code = exc.status
     return response
 
