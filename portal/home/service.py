@@ -44,7 +44,7 @@ def overview(org: Organization, user: User, membership: Membership) -> Overview:
     role = membership.role
     view = Overview()
     if role_allows(role, "workflows.run"):
-        view.approvals = workflows.waiting_for_approval(org, user, LIST_LENGTH, role=role)
+        view.approvals = workflows.waiting_for_approval(org, user, role, LIST_LENGTH)
         view.my_runs = workflows.recent_runs_of(org, user, LIST_LENGTH)
         view.runs_by_day = workflows.runs_per_day(org, CHART_DAYS)
     if role_allows(role, "tickets.create"):

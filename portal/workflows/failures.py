@@ -48,6 +48,8 @@ def in_words(exc: BaseException, node: dict, subject: str = "the run") -> str | 
         return f"The {what} failed: {_sentence(message)}"
     if isinstance(exc, TemplateError):
         return f"The {what} failed: {_sentence(exc.message or exc)}"
-    if node.get("type") in ("condition", "transform", "notify", "approval"):  # these nodes only render and evaluate
+    # What evaluating an expression or a filter raises (1 / 0, int("x"), a wrong type); the nodes' own refusals are
+    # worded where raised, and anything else (a database error in a notify node) is not the templates' fault.
+    if isinstance(exc, ArithmeticError | TypeError | ValueError | LookupError) and node.get("type") in ("condition", "transform", "notify", "approval"):
         return f"The {what} failed: {_sentence(exc)}"
     return None

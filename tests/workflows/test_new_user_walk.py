@@ -281,3 +281,17 @@ def test_the_editor_heading_shows_the_version_an_htmx_change_saved(app, client, 
         fragment = resp.get_data(as_text=True)
         title = re.search(r'<h1 id="workflow-title" hx-swap-oob="true">(.*?)</h1>', fragment, re.S).group(1)
         assert f"v{version}" in title and "Greeting" in title
+
+
+def test_only_the_templates_own_failures_are_reworded_as_template_failures():
+    from sqlalchemy.exc import OperationalError
+
+    from portal.workflows import failures
+    from portal.workflows.nodes import NodeFailed
+
+    condition = {"id": "check", "type": "condition", "config": {"expression": "1 / input.score"}}
+    assert failures.in_words(ZeroDivisionError("division by zero"), condition) == "The expression failed: division by zero."
+    # A node's own refusal keeps its words, and a database error in a notify node is not blamed on its template.
+    assert failures.in_words(NodeFailed("The condition chose 'a', and no edge leaves check."), condition) is None
+    notify = {"id": "tell", "type": "notify", "config": {"title": "Hi"}}
+    assert failures.in_words(OperationalError("UPDATE x", {}, Exception("database is locked")), notify) is None

@@ -11,7 +11,6 @@ from sqlalchemy.orm import contains_eager, joinedload
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.models import utcnow
-from portal.orgs import service as orgs
 from portal.orgs.models import Organization
 from portal.search import contains, search
 from portal.tenancy import scoped
@@ -21,22 +20,20 @@ from portal.workflows.services import approvals
 # How the home page's chart groups run statuses: each finished outcome, and everything still going as "active".
 RUN_OUTCOMES = ("succeeded", "failed", "cancelled", "rejected", "active")
 SCAN_BATCH = 50  # waiting runs read at a time while looking for those a member may decide on
+SCAN_MAX = 200  # and at most this many per page: a member with hundreds of their own waiting runs costs a bounded read
 
 
-def waiting_for_approval(org: Organization, user: User, limit: int = 5, *, role: str | None = None) -> list[WorkflowRun]:
-    """The org's runs paused at an approval step that `user` may decide on (by each approval node's rule: not the
-    runs they started, by default), oldest first (they have waited longest). `role`: the user's, when the caller
-    has their membership (else it is read)."""
-    if role is None:
-        membership = orgs.membership_of(org, user)
-        role = membership.role if membership is not None else None
+def waiting_for_approval(org: Organization, user: User, role: str, limit: int = 5) -> list[WorkflowRun]:
+    """The org's runs paused at an approval step that `user` (with `role` in org) may decide on (by each approval
+    node's rule: not the runs they started, by default), oldest first (they have waited longest), among the oldest
+    SCAN_MAX waiting runs."""
     query = (scoped(WorkflowRun, org).where(WorkflowRun.status == "waiting_for_approval")
              .options(joinedload(WorkflowRun.workflow), joinedload(WorkflowRun.created_by), joinedload(WorkflowRun.version))
              .order_by(WorkflowRun.updated_at, WorkflowRun.id))
     # The rule is in each version's definition, not a column: read in batches until enough are found.
     found: list[WorkflowRun] = []
     offset = 0
-    while len(found) < limit:
+    while len(found) < limit and offset < SCAN_MAX:
         batch = list(db.session.scalars(query.offset(offset).limit(SCAN_BATCH)))
         found += [r for r in batch if approvals.may_decide(r, user.id, role)]
         if len(batch) < SCAN_BATCH:
