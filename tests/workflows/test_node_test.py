@@ -161,6 +161,26 @@ def test_an_llm_node_shows_the_reply_of_the_orgs_endpoint(app, client, login_as,
     assert _stored_counts() == before
 
 
+def test_an_llm_nodes_test_spends_the_plans_tokens_and_is_refused_when_they_are_used_up(app, client, login_as, org, admin, llm_katan):
+    from portal.billing import service as billing
+
+    service.save_llm_settings(org, llm_katan, "echo-model", "sk-test-secret")
+    service.allow_host(llm_katan.split("//", 1)[1].split("/", 1)[0])
+    d = copy.deepcopy(STARTERS["greeting"])
+    d["nodes"].append({"id": "ask", "type": "llm", "config": {"prompt": "Summarize {{ input.name }}", "output_key": "answer", "temperature": 0}})
+    wf = service.create_workflow(org, d, admin, strict=False)
+    db.session.commit()
+    login_as(admin)
+    client.post(_url(org, wf, "ask"), headers=HX, data={"sample_input": _sample({"name": "otters"})})
+    spent = billing.used_in(org, "llm_tokens")
+    assert spent > 0  # the reply's tokens count as a run's would
+
+    billing.record_usage(org, "llm_tokens", billing.limit_of(org, "llm_tokens"), "used-up")
+    db.session.commit()
+    refused = _text(client.post(_url(org, wf, "ask"), headers=HX, data={"sample_input": _sample({"name": "otters"})}).get_data(as_text=True))
+    assert "Your plan allows" in refused and "Reply:" not in refused
+
+
 def test_a_browser_without_htmx_gets_the_editor_with_the_result_and_what_was_typed(app, client, login_as, org, admin):
     wf = service.create_from_starter(org, "greeting", admin)
     login_as(admin)

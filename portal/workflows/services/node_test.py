@@ -1,6 +1,6 @@
 """Test one node of a workflow with sample input, as the editor's "Test this node" does: the node's function once,
 on a dry-run context, with the saved config or the one typed in its form. Nothing is stored: no run, no step, no
-checkpoint, no approval, no notification."""
+checkpoint, no approval, no notification; only an llm node's tokens count on the org's plan, as a run's do."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import current_app
 
-from portal.errors import ValidationFailed
+from portal.billing import service as billing
+from portal.errors import QuotaExceeded, ValidationFailed
 from portal.orgs.models import Organization
 from portal.workflows import nodes
 from portal.workflows.definition import END, START, validate
@@ -113,13 +114,19 @@ def try_node(org: Organization, workflow_id: str, node_id: str, sample: Any, con
     ctx = _DryRun(run_id=0, org_id=org.id, created_by_id=getattr(by, "id", None), config=current_app.config)
     started = time.perf_counter()
     try:
+        if node["type"] == "llm":  # a test's LLM call is the org's spend as a run's is: within the plan, and metered
+            billing.check(org, "llm_tokens")
         _run(node, definition, inp, state, ctx, result)
+    except QuotaExceeded as exc:
+        result.error = exc.message
     except (nodes.NodeRefused, nodes.NodeFailed) as exc:
         result.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - whatever the node raised is shown in words, never a 500
         result.error = failure_words(exc, node, "the sample") or f"{type(exc).__name__}: {exc}"
     result.duration_ms = round((time.perf_counter() - started) * 1000)
     result.tokens = ctx.tokens
+    if ctx.tokens:
+        billing.record_usage(org, "llm_tokens", ctx.tokens, f"node-test:{secrets.token_hex(8)}")
     return result
 
 
