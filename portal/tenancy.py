@@ -15,6 +15,7 @@ from typing import TypeVar
 from flask import g, request
 from flask_login import current_user
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.local import LocalProxy
 
 from portal.errors import Forbidden, NotFound, ServiceError
@@ -38,14 +39,21 @@ def brand_request(org: Organization) -> None:
 
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
     """Load org by slug for the current user: NotFound for non-members, Forbidden for a missing permission."""
-    # One query for both: the org and the caller's membership in it (an outer join keeps a found org
-    # distinguishable from none, though both answer 404).
-    row = db.session.execute(
+    # One query for the org, the caller's membership in it (an outer join keeps a found org distinguishable
+    # from none, though both answer 404) and the caller's other memberships: the nav's org switcher lists
+    # them (what orgs.orgs_of would read again), by name.
+    mine = select(Membership.org_id).where(Membership.user_id == current_user.id)
+    rows = db.session.execute(
         select(Organization, Membership)
         .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == current_user.id))
-        .where(Organization.slug == slug)
-    ).first()
-    org, membership = row if row is not None else (None, None)
+        .where(or_(Organization.slug == slug, Organization.id.in_(mine)))
+        .order_by(Organization.name)
+    ).all()
+    for other, mine_there in rows:
+        if mine_there is not None:  # hold the org on the membership: the session's identity map keeps only weak references
+            set_committed_value(mine_there, "org", other)
+    g.my_memberships = [m for _org, m in rows if m is not None]
+    org, membership = next(((o, m) for o, m in rows if o.slug == slug), (None, None))
     # An API key is bound to one organization: any other org looks like it does not exist.
     key_org_id = g.get("api_key_org_id")
     if membership is None or (key_org_id is not None and key_org_id != org.id):

@@ -56,11 +56,12 @@ def overview(org: Organization, user: User, membership: Membership) -> Overview:
         view.expiring_keys = keys.expiring_soon(org, membership, limit=LIST_LENGTH)
     if role_allows(role, "keys.manage"):
         view.api_calls_by_day = keys.org_usage_per_day(org, CHART_DAYS)
+    heads = orgs.head_count(org) if any(role_allows(role, p) for p in ("members.view", "members.manage", "billing.manage")) else None
     if role_allows(role, "members.view"):
-        view.members = orgs.count_members(org)
+        view.members = heads.members
     if role_allows(role, "members.manage"):
-        view.invitations = orgs.count_pending_invitations(org)
+        view.invitations = heads.invited
     if role_allows(role, "billing.manage"):
-        # The month's metered usage and the seats: the billing page has the rest (each gauge is a query of its own).
-        view.usage = [u for u in billing.usage_report(org, metrics=(*METERED, "seats")) if u.used is not None]
+        # The month's metered usage and the seats (counted above): the billing page has the rest.
+        view.usage = [u for u in billing.usage_report(org, metrics=(*METERED, "seats"), held={"seats": heads.seats}) if u.used is not None]
     return view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -117,11 +118,30 @@ def count_members(org: Organization) -> int:
     return db.session.scalar(select(func.count()).select_from(scoped(Membership, org).subquery())) or 0
 
 
-def seats_held(org: Organization) -> int:
-    """The plan's seats org holds now: its members and the invitations still open (what an invitation is checked against)."""
+@dataclass(frozen=True)
+class HeadCount:
+    """An org's members and its invitations still open, counted together."""
+
+    members: int
+    invited: int
+
+    @property
+    def seats(self) -> int:
+        """The plan's seats these hold: an open invitation keeps a seat for its invitee."""
+        return self.members + self.invited
+
+
+def head_count(org: Organization) -> HeadCount:
+    """org's members and pending invitations in one round trip (the home page shows both, and the seats they make)."""
     members = select(func.count()).select_from(scoped(Membership, org).subquery()).scalar_subquery()
     invited = select(func.count()).select_from(_pending(org).subquery()).scalar_subquery()
-    return int(db.session.scalar(select(members + invited)) or 0)  # one round trip for both counts
+    row = db.session.execute(select(members, invited)).one()
+    return HeadCount(int(row[0] or 0), int(row[1] or 0))
+
+
+def seats_held(org: Organization) -> int:
+    """The plan's seats org holds now: its members and the invitations still open (what an invitation is checked against)."""
+    return head_count(org).seats
 
 
 def _pending(org: Organization):
@@ -133,11 +153,6 @@ def _pending(org: Organization):
 def pending_invitations(org: Organization) -> list[Invitation]:
     """Invitations not yet accepted, withdrawn or expired, newest first."""
     return list(db.session.scalars(_pending(org).order_by(Invitation.created_at.desc())))
-
-
-def count_pending_invitations(org: Organization) -> int:
-    """How many invitations of org wait for an answer."""
-    return db.session.scalar(select(func.count()).select_from(_pending(org).subquery())) or 0
 
 
 def _check_role(role: str) -> None:

@@ -40,7 +40,8 @@ def new_org():
 def dashboard(org_slug: str):
     """The org's home: what waits for this member, their recent work, and the org's activity."""
     home = overview(current_org, current_user, current_membership)
-    return render_template("orgs/dashboard.html", org=current_org, membership=current_membership, home=home,
+    # unread_count: the nav's badge shows the number the page just counted, instead of counting it again.
+    return render_template("orgs/dashboard.html", org=current_org, membership=current_membership, home=home, unread_count=home.unread_count,
                            runs_chart=charts.runs_chart(home.runs_by_day), api_chart=charts.api_chart(home.api_calls_by_day))
 
 

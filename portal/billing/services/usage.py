@@ -215,9 +215,11 @@ class MetricUsage:
         return min(100, self.used * 100 // self.limit)
 
 
-def usage_report(org: Organization, now: datetime | None = None, metrics: tuple[str, ...] = METRICS) -> list[MetricUsage]:
+def usage_report(org: Organization, now: datetime | None = None, metrics: tuple[str, ...] = METRICS,
+                 held: dict[str, int] | None = None) -> list[MetricUsage]:
     """Per metric (all, or those named): used, limit and period (metered) or the amount held now (gauges, as their
-    domains measure them: a query each)."""
+    domains measure them: a query each, unless the caller already counted it and says so in `held`)."""
+    held = held or {}
     now = now or utcnow()
     period = period_of(now)
     counters = {c.metric: c.used for c in db.session.scalars(scoped(UsageCounter, org).where(UsageCounter.period == period))}
@@ -228,7 +230,8 @@ def usage_report(org: Organization, now: datetime | None = None, metrics: tuple[
             report.append(MetricUsage(metric, LABELS[metric], counters.get(metric, 0), limit, period))
         else:
             reader = _GAUGES.get(metric)
-            report.append(MetricUsage(metric, LABELS[metric], reader(org) if reader is not None else None, limit, None))
+            amount = held[metric] if metric in held else reader(org) if reader is not None else None
+            report.append(MetricUsage(metric, LABELS[metric], amount, limit, None))
     return report
 
 
