@@ -43,6 +43,7 @@ USER_AGENT = "vetrai-bench/1"
 GUNICORN_ARGS = ["--workers", "2", "--threads", "4"]
 TARGET_RATIO = 0.25
 TARGET_P95_MS = 25.0
+BARE_TOLERANCE = 0.20  # two bare runs further apart than this mean the machine changed under the bench
 # Variables that would change what is measured if they leaked in from the caller's shell.
 SCRUBBED = (
     "VETRAI_ENV", "SMTP_URL", "MAIL_FROM", "S3_BUCKET", "S3_ENDPOINT_URL", "STORAGE_DIR", "STRIPE_SECRET_KEY",
@@ -485,6 +486,14 @@ def measure(wrk_bin: str, name: str, url: str, headers: dict, args, meter: CpuMe
 # ---------------------------------------------------------------- report
 
 
+def bare_drift(first_rps: float, last_rps: float, tolerance: float = BARE_TOLERANCE) -> str | None:
+    """Why the two bare runs can't serve as one baseline (they differ by more than `tolerance`), or None when they agree."""
+    gap = abs(first_rps - last_rps) / max(first_rps, last_rps, 1e-9)
+    if gap <= tolerance:
+        return None
+    return f"the two bare runs disagree by {gap:.0%} ({first_rps:.0f} and {last_rps:.0f} req/s; at most {tolerance:.0%} is trusted)"
+
+
 def print_table(rows: list[Result], target_ratio: float | None = TARGET_RATIO, target_p95_ms: float = TARGET_P95_MS) -> None:
     """The results table; each bench passes its own targets (None: no throughput-ratio target)."""
     head = (f"{'endpoint':<36} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'vs bare':>8} "
@@ -590,11 +599,16 @@ def main(argv: list[str] | None = None) -> int:
         results.append(measure(wrk_bin, "bare Flask (baseline, last)", bare_url, ua, args, meter))
 
         baseline = (results[0].rps + results[-1].rps) / 2
-        for r in results:
-            r.ratio = round(r.rps / baseline, 4)
-        for r in results[2:-1]:
-            r.target_met = r.ratio >= TARGET_RATIO and r.p95_ms <= TARGET_P95_MS and not r.errors
+        drift = bare_drift(results[0].rps, results[-1].rps)
+        if drift is None:
+            for r in results:
+                r.ratio = round(r.rps / baseline, 4)
+            for r in results[2:-1]:
+                r.target_met = r.ratio >= TARGET_RATIO and r.p95_ms <= TARGET_P95_MS and not r.errors
         print_table(results)
+        if drift is not None:
+            print(f"bench: {drift}: no ratio is printed from them. Rerun on a quiet machine.", file=sys.stderr)
+            return 2
         met = all(r.target_met for r in results[2:-1])
         print(f"Baseline: mean of the two bare runs, {baseline:.1f} req/s. "
               f"Targets (>= {TARGET_RATIO:.0%} of baseline, p95 <= {TARGET_P95_MS:.0f} ms): "
