@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,14 @@ from portal.text import file_size, sentence
 from portal.uow import refused
 
 
-def render_page(page: str, fragment: str | None = None, **context) -> str:
-    """The same URL answers an HTMX request with its fragment and a browser with the whole page."""
+def render_page(page: str, fragment: str | None = None, page_only: Callable[[], dict] | None = None, **context) -> str:
+    """The same URL answers an HTMX request with its fragment and a browser with the whole page.
+
+    `page_only` gives what only the whole page shows (its other panels): a fragment doesn't pay for their queries.
+    """
     if fragment and wants_fragment():
         return render_template(fragment, **context)
-    return render_template(page, **context)
+    return render_template(page, **context, **(page_only() if page_only else {}))
 
 
 def wants_fragment() -> bool:

@@ -77,9 +77,7 @@ def members(org_slug: str):
         org=current_org,
         result=result,
         query=query,
-        invite_form=InviteForm(),
-        invitations=service.pending_invitations(current_org),
-        matrix=permission_matrix(),
+        page_only=lambda: {"invite_form": InviteForm(), "invitations": service.pending_invitations(current_org), "matrix": permission_matrix()},
     )
 
 
