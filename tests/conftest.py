@@ -235,6 +235,46 @@ def start_worker(env: dict) -> subprocess.Popen:
     return proc
 
 
+def stop_worker(proc: subprocess.Popen) -> None:
+    """Stop a worker started by `start_worker` (warm: it finishes its job), unless it is dead already."""
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(10)
+
+
+class OwnWorker:
+    """A test's own `flask worker`, on a Redis database of its own: the suite's shared worker never sees its jobs."""
+
+    def __init__(self, proc: subprocess.Popen, redis_url: str):
+        self.proc, self.redis_url = proc, redis_url
+
+    @contextmanager
+    def takes_jobs(self, app):
+        """Meanwhile, the jobs the app enqueues go to this worker's Redis database (and to no other worker)."""
+        from portal.infra.jobs import RQRunner
+
+        shared = app.extensions["jobs"]
+        own = RQRunner(self.redis_url, app.config["RQ_QUEUES"])
+        app.extensions["jobs"] = own
+        try:
+            yield own
+        finally:
+            app.extensions["jobs"] = shared
+            own.redis.close()
+
+
+@contextmanager
+def own_worker(env: dict):
+    """Start a worker of the caller's own, as `session_app` starts the shared one but on a claimed Redis database;
+    stop it (if a test has not killed it) and free the database on exit."""
+    with claimed_redis_db() as redis_url:
+        proc = start_worker({**env, "REDIS_URL": redis_url})
+        try:
+            yield OwnWorker(proc, redis_url)
+        finally:
+            stop_worker(proc)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def backend(request, smtp_server, twilio_server, tmp_path_factory):
     """Environment for one backend: SQLite + in-process jobs, or PostgreSQL + RQ on Redis."""
@@ -278,13 +318,13 @@ def session_app(backend):
         upgrade(directory=str(ROOT / "migrations"))
     worker = start_worker(backend["env"]) if backend["name"] == "postgres" else None
     app.backend = backend["name"]
+    app.worker = worker  # the shared RQ worker process (None on SQLite): a test must never stop or kill it
     app.test_client_class = IsolatedClient
     try:
         yield app
     finally:
         if worker is not None:
-            worker.terminate()
-            worker.wait(10)
+            stop_worker(worker)
         with app.app_context():
             from portal.extensions import db
 
