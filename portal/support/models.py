@@ -35,6 +35,10 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
         Index("ix_ticket_queue_status_activity", "status", "last_activity_at", "id"),
         Index("ix_ticket_queue_due", "resolution_due_at", "id"),
         Index("ix_ticket_queue_priority", "priority_rank", "id"),
+        # A filter the queue often holds, with the sort it is read by: the page is read in order, not picked out of
+        # the whole table's sort index (at 100,000 tickets, "high priority, SLA due first" read 180 rows for 26).
+        Index("ix_ticket_queue_priority_due", "priority", "resolution_due_at", "id"),
+        Index("ix_ticket_queue_sla_activity", "sla_state", "last_activity_at", "id"),
         Index("ix_ticket_org_activity", "org_id", "last_activity_at", "id"),
         Index("ix_ticket_org_priority", "org_id", "priority_rank", "id"),
         Index("ix_ticket_org_due", "org_id", "resolution_due_at", "id"),

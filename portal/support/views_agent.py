@@ -46,7 +46,7 @@ def _queue_context(full: bool, query: str | None = None) -> dict:
     """The queue's rows (filtered by the URL's query, or by `query`, the filters a post carries); with `full`, also
     what only the whole page shows (filters' choices, bulk form, saved views)."""
     filters = _queue_filters(request.args if query is None else dict(parse_qsl(query)))
-    tickets, next_cursor = service.queue(filters, pages.me())
+    tickets, next_cursor = service.queue_rows(filters, pages.me())  # the table's columns, not whole tickets
     kept = {k: getattr(filters, k) for k in QUEUE_KEYS if getattr(filters, k)}
     next_url = f"{_queue_url()}?{urlencode({**kept, 'after': next_cursor})}" if next_cursor else None
     context = {"tickets": tickets, "filters": filters, "next_url": next_url, "query_string": urlencode(kept), "first_page": not filters.after,
