@@ -89,7 +89,7 @@ def list_tickets():
     if cursor:
         args = {k: v for k, v in request.args.items() if k != "after"}
         next_url = url_for("api.list_tickets") + "?" + urlencode({**args, "after": cursor})
-    return jsonify({"data": [_out(t) for t in tickets], "next": next_url})
+    return jsonify({"data": [_out(t) for t in service.with_requesters(tickets)], "next": next_url})
 
 
 @route(bp, "/tickets/<ticket_id>", "GET", summary="One ticket with its thread (internal notes for agents only)", tag="support",

@@ -39,6 +39,7 @@ from portal.support.services.queue import (
     queue_rows,
     search_condition,
     valid_cursor,
+    with_requesters,
 )
 from portal.support.services.report import report_period, sla_report, sla_report_days
 from portal.support.services.sla import (
@@ -81,7 +82,7 @@ __all__ = [
     "DEFAULT_POLICIES", "SORTS", "STATUS_LABELS", "TRANSITIONS", "CalendarSettings", "QueueFilters", "QueueRow", "add_attachment", "add_attachments",
     "add_comment", "agent_inbox", "at_risk", "busiest_orgs", "desk_health", "agents", "allowed_statuses", "assign", "attachment_bytes", "attachment_of", "attachments",
     "bulk_update", "calendar_for", "calendar_row", "canned_replies", "compose_reply", "check_sla_all", "check_sla_batch", "create_canned",
-    "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue", "queue_rows",
+    "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue", "queue_rows", "with_requesters",
     "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "save_sla_settings", "save_view",
     "saved_views", "search_condition", "set_available", "set_calendar", "set_policy", "set_status", "sla_report", "sla_report_days", "sla_status",
     "targets_for", "thread", "ticket_for_agent", "ticket_for_member", "update_ticket", "valid_cursor",

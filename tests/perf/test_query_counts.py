@@ -156,3 +156,18 @@ def test_published_theme_costs_a_page_no_query_and_a_publish_is_seen_on_the_next
     themes.publish(org, by=admin)
     again, _ = count_get("/o/acme/")
     assert "theme.css?v=" in again.text and link not in again.text
+
+
+def test_ticket_list_api_costs_the_same_with_30_tickets_from_30_requesters(acme, login_as, count_get):
+    org, admin = acme
+    counts, have = {}, 0
+    for n in SIZES:
+        for i in range(have, n):
+            support.create_ticket(org, member(org, "user", name=f"Requester {i:02d}"), subject=f"Question {i:02d}", body="How?")
+        have = n
+        login_as(admin)
+        answer, counts[n] = count_get("/api/v1/tickets?org=acme&per_page=50")
+        assert answer.status_code == 200, answer.text
+        tickets = answer.get_json()["data"]
+        assert len(tickets) == n and all(t["requester_id"] for t in tickets)  # each with its requester (one read for all)
+    _same_at_both_sizes(counts, bound=6)
