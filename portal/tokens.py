@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.routing import MapAdapter
 
 from portal.errors import ServiceError
 
@@ -28,8 +31,17 @@ def read_token(purpose: str, token: str) -> dict:
 
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL built from BASE_URL, usable outside a request (in jobs and emails)."""
-    from flask import url_for
+    return _base_url_adapter().build(endpoint, values, force_external=True)
 
+
+def _base_url_adapter() -> MapAdapter:
+    """The app's URL map bound to BASE_URL, once per app and BASE_URL: a request context per link (what url_for
+    needs outside a request) cost a run's end notice more than its query."""
     app = current_app._get_current_object()
-    with app.test_request_context(base_url=app.config["BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
+    base = app.config["BASE_URL"]
+    cached = app.extensions.get("external_url")
+    if cached is None or cached[0] != base:
+        parts = urlsplit(base)
+        cached = (base, app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "http"))
+        app.extensions["external_url"] = cached
+    return cached[1]

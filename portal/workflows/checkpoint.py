@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
+from typing import Any
 
 from flask import Flask
 
@@ -20,6 +23,18 @@ SCHEMA = "langgraph"  # PostgreSQL schema of the checkpoint tables
 # The thread id (run public id) of a run that starts for the first time in this context: it has no
 # checkpoint yet, so the read LangGraph makes before the first step can be answered without a query.
 fresh_thread: ContextVar[str | None] = ContextVar("workflow_fresh_thread", default=None)
+
+# (saver, connection, lock) of the run going on in this context: PostgreSQL checkpoints go through one connection
+# per run, checked out of the saver's pool (and checked) once, instead of once per checkpoint (see held_connection).
+_held: ContextVar[tuple[Any, Any, Any] | None] = ContextVar("workflow_saver_connection", default=None)
+
+
+def held_connection(app: Flask):
+    """A context in which the app's PostgreSQL saver writes a run's checkpoints through one connection of its pool
+    (a no-op on SQLite): a checkpoint after each step then costs one round trip, not two (the pool's check)."""
+    existing = saver(app)
+    holding = getattr(existing, "holding", None)
+    return holding() if holding is not None else nullcontext()
 
 
 class RunSaver:
@@ -77,6 +92,37 @@ def saver(app: Flask):
                 # process's own idle ones included, and so can wait forever; the tables are new and
                 # small when the indexes are made, so a plain CREATE INDEX is just as good.
                 MIGRATIONS = [m.replace("INDEX CONCURRENTLY", "INDEX") for m in PostgresSaver.MIGRATIONS]
+
+                @contextmanager
+                def holding(self) -> Iterator[None]:
+                    """Check one connection out of the pool (tested as ever) for the checkpoints written in this context."""
+                    with self.conn.connection() as conn:
+                        token = _held.set((self, conn, threading.Lock()))
+                        try:
+                            yield
+                        finally:
+                            _held.reset(token)
+
+                @contextmanager
+                def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:
+                    held = _held.get()
+                    if held is None or held[0] is not self:
+                        with super()._cursor(pipeline=pipeline) as cur:
+                            yield cur
+                        return
+                    _saver, conn, lock = held
+                    # As PostgresSaver._cursor does with a pool's connection, on the run's own one (and its own lock:
+                    # LangGraph may save from a background thread of the run).
+                    with lock:
+                        if pipeline and self.supports_pipeline:
+                            with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                                yield cur
+                        elif pipeline:
+                            with conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                                yield cur
+                        else:
+                            with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                                yield cur
 
             dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
             # A checkpoint lost to a database crash means resuming from the one before it, so its commits

@@ -29,7 +29,7 @@ from portal.extensions import db
 from portal.infra.jobs import enqueue
 from portal.models import UTCDateTime, utcnow
 from portal.orgs.models import Organization
-from portal.workflows.checkpoint import fresh_thread
+from portal.workflows.checkpoint import fresh_thread, held_connection
 from portal.workflows.compiler import compiled
 from portal.workflows.jobcontext import UNKNOWN, RunStopped, running
 from portal.workflows.models import Workflow, WorkflowRun, WorkflowStep, WorkflowUsageEvent, WorkflowVersion
@@ -100,9 +100,11 @@ class RunJob:
 
     A run costs few round trips this way: each write is a single statement (no BEGIN/COMMIT), the
     connection is checked out once, and nothing is loaded twice. On PostgreSQL the connection is in
-    autocommit mode with synchronous_commit off, so progress writes do not wait for the WAL flush;
-    the run's final transition does wait for it, and so makes every earlier write of the run durable
-    with it (the WAL is flushed in order). On SQLite each write is its own short transaction.
+    autocommit mode and the progress writes (claim, node start and end) turn synchronous_commit off for
+    their own transaction, inside the statement (set_config(..., true): no SET round trips, nothing left
+    on the connection), so they do not wait for the WAL flush; the run's final transition (and its wait for
+    an approval) does wait for it, and so makes every earlier write of the run durable with it (the WAL is
+    flushed in order). On SQLite each write is its own short transaction.
     The statements are built once (see _statements): building them costs more than running them.
     """
 
@@ -113,9 +115,7 @@ class RunJob:
         conn = db.engine.connect()
         if self.pg:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("SET synchronous_commit TO off")
         self.conn = conn
-        self._async_commit = self.pg
         self.row: Any = None  # the claimed run's columns (see claim)
         self.definition: dict = {}
         self.has_steps = False
@@ -129,21 +129,9 @@ class RunJob:
         self.conn.commit()  # on purpose, per step: a run's progress must outlive a crash of its worker
         return row
 
-    def durable(self) -> None:
-        """Make the next commit wait for the WAL flush (PostgreSQL): for the run's outcome."""
-        if self._async_commit:
-            self.conn.exec_driver_sql("SET synchronous_commit TO on")
-            self._async_commit = False
-
     def close(self) -> None:
-        """Give the connection back to the pool as it was taken."""
-        try:
-            if self._async_commit:
-                self.conn.exec_driver_sql("RESET synchronous_commit")
-        except Exception:  # noqa: BLE001 - a broken connection: the pool must not get it back
-            self.conn.invalidate()
-        finally:
-            self.conn.close()
+        """Give the connection back to the pool as it was taken (no statement left a setting on it)."""
+        self.conn.close()
 
     def claim(self, limit: int, now) -> str:
         """Take the run if it is queued and its org has fewer than `limit` running: "claimed", "deferred" or "skipped"."""
@@ -221,7 +209,6 @@ class RunJob:
         now = utcnow()
         duration = int((now - self.row.started_at).total_seconds() * 1000) if self.row.started_at else 0
         params = {"run_id": self.run_id, "new_status": status, "new_output": output, "new_error": error, "now": now, "usage_duration": duration}
-        self.durable()
         if self.pg:  # one statement: the status and the usage event are written together or not at all
             row = self.write(self.sql["finish"], params)
         else:
@@ -231,7 +218,7 @@ class RunJob:
             self.conn.commit()  # the outcome and its usage event in one transaction
         if row is None:
             return False
-        self.meter()
+        self.meter(row.llm_tokens or 0)
         # Only the job whose conditional UPDATE moved the run gets here, after that UPDATE committed: sent once.
         if status == "succeeded":
             self.tell("workflow.succeeded", duration=human_duration(duration))
@@ -239,11 +226,11 @@ class RunJob:
             self.tell("workflow.failed", error=(error or "")[:500])
         return True
 
-    def meter(self) -> None:
-        """The run's LLM tokens into the billing ledger (what it spent since it was last metered: a retry adds),
-        committed with the job's unit of work. A failure is logged: the run's outcome is committed already."""
+    def meter(self, tokens: int) -> None:
+        """The run's LLM tokens (its total, as the final write returned it) into the billing ledger (what it spent
+        since it was last metered: a retry adds), committed with the job's unit of work. A failure is logged: the
+        run's outcome is committed already."""
         try:
-            tokens = db.session.scalar(select(WorkflowRun.llm_tokens).where(WorkflowRun.id == self.run_id)) or 0
             if tokens:
                 billing.record_total(db.session.get(Organization, self.row.org_id), "llm_tokens", tokens, f"run:{self.row.public_id}:tokens")
         except Exception:  # noqa: BLE001
@@ -278,6 +265,9 @@ def _statements(pg: bool) -> dict[str, Any]:
     if built is not None:
         return built
     run_id, now = bindparam("run_id", type_=Integer), bindparam("now", type_=UTCDateTime())
+    # PostgreSQL: a progress write's own commit need not wait for the WAL flush (see RunJob); the outcome's does.
+    no_wait = (func.set_config("synchronous_commit", "off", True).label("no_wait"),) if pg else ()
+    wait = (func.set_config("synchronous_commit", "on", True).label("wait"),) if pg else ()  # whatever the server's default
     other = aliased(WorkflowRun)
     same_org = other.org_id == WorkflowRun.org_id  # a correlation of two runs of one org, not an org filter
     running_in_org = select(func.count()).select_from(other).where(same_org, other.status == "running").scalar_subquery()
@@ -305,23 +295,25 @@ def _statements(pg: bool) -> dict[str, Any]:
     node_ended = (
         update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
         .values(current_node=bindparam("next_node"), heartbeat_at=now, updated_at=now, llm_tokens=WorkflowRun.llm_tokens + bindparam("tokens", type_=Integer))
-        .returning(WorkflowRun.started_at)
+        .returning(WorkflowRun.started_at, *no_wait)
     )
     built = {
         "node_started": update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-        .values(current_node=bindparam("node"), heartbeat_at=now, updated_at=now).returning(WorkflowRun.started_at),
+        .values(current_node=bindparam("node"), heartbeat_at=now, updated_at=now).returning(WorkflowRun.started_at, *no_wait),
         # PostgreSQL: the step's INSERT rides along in the same statement (a data-modifying CTE)
         "node_ended": node_ended.add_cte(step.cte("step")) if pg else node_ended,
         "step": step,
+        "waiting": update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
+        .values(status="waiting_for_approval", current_node=bindparam("node"), decision=None, updated_at=now).returning(WorkflowRun.id, *wait),
     }
     if pg:
         claimed = claim.cte("claimed")
-        built["claim"] = (select(claimed, *version_columns).join_from(claimed, WorkflowVersion, WorkflowVersion.id == claimed.c.version_id)
+        built["claim"] = (select(claimed, *version_columns, *no_wait).join_from(claimed, WorkflowVersion, WorkflowVersion.id == claimed.c.version_id)
                           .join(Workflow, Workflow.id == claimed.c.workflow_id))
         moved = finish.cte("moved")
         usage = pg_insert(WorkflowUsageEvent).from_select(usage_fields, select(
             moved.c.org_id, moved.c.workflow_id, moved.c.id, moved.c.status, bindparam("usage_duration", type_=Integer), moved.c.llm_tokens, now))
-        built["finish"] = _usage_upsert(usage).returning(WorkflowUsageEvent.run_id)
+        built["finish"] = _usage_upsert(usage).returning(WorkflowUsageEvent.run_id, WorkflowUsageEvent.llm_tokens, *wait)
     else:
         built["claim"], built["finish"] = claim, finish
         built["version"] = (select(*version_columns).join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
@@ -370,7 +362,7 @@ def run_workflow(run_id: int) -> str:
         beats = Heartbeats.of(app)
         beats.add(run_id)
         try:
-            with running(job):
+            with running(job), held_connection(app):
                 # durability="sync": each step's checkpoint is saved before the next step starts. Stronger than the
                 # default ("async", saved in the background while the next step runs), and cheaper here: measured
                 # 2-3 ms less CPU per 3-node run, for want of hand-offs between threads.
@@ -387,9 +379,7 @@ def run_workflow(run_id: int) -> str:
         if interrupts:
             value = getattr(interrupts[0], "value", None)
             node = value.get("node") if isinstance(value, dict) else None
-            job.durable()
-            waiting = job.write(update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
-                                .values(status="waiting_for_approval", current_node=node, decision=None, updated_at=utcnow()).returning(WorkflowRun.id))
+            waiting = job.write(job.sql["waiting"], {"run_id": run_id, "node": node, "now": utcnow()})
             if waiting is not None:
                 job.ask_approvers(node or "")
             return "waiting"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from portal.accounts.models import User
 from portal.extensions import db
 from portal.notifications import service as notifications
 from portal.orgs.models import Organization
@@ -34,13 +31,14 @@ def tell_starter(org_id: int, user_id: int | None, workflow_name: str, run_publi
     """
     if user_id is None:
         return
-    # One round trip for both (they are not in the job's session yet).
-    found = db.session.execute(select(Organization, User).join(User, User.id == user_id).where(Organization.id == org_id)).first()
-    if found is None:  # the starter's account is gone
-        return
-    org, user = found
-    link = external_url("workflows.run", org_slug=org.slug, run_id=run_public_id)
-    notifications.notify(org, [user], event, {"workflow_name": workflow_name, "run_id": run_public_id, "url": link, **data})
+
+    def values(org: Organization) -> dict:
+        link = external_url("workflows.run", org_slug=org.slug, run_id=run_public_id)
+        return {"workflow_name": workflow_name, "run_id": run_public_id, "url": link, **data}
+
+    # The org, the starter and their preferences in one query (none of them is in the job's session yet);
+    # nothing is sent when the starter's account is gone.
+    notifications.notify_member(org_id, user_id, event, values)
 
 
 def ask_approvers(run_id: int, step: str) -> None:
