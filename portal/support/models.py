@@ -18,7 +18,8 @@ FINISHED = ("resolved", "closed")  # the SLA clock stands still and the ticket m
 PRIORITIES = ("low", "medium", "high", "critical")
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 CATEGORIES = ("question", "bug", "billing", "account", "feature_request", "other")
-SLA_STATES = ("ok", "warning", "breached", "paused", "met")
+# "unanswered": resolved or closed before any agent replied, so its first response target was never met (nor "met").
+SLA_STATES = ("ok", "warning", "breached", "paused", "met", "unanswered")
 
 # Full-text search on PostgreSQL: GIN indexes over these tsvector expressions (migration 3c1e0f7d9a42). The queue's
 # search builds the same expressions (ticket_search_vector, comment_search_vector), which the planner needs to use

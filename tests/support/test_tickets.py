@@ -115,6 +115,7 @@ def test_the_sla_report_counts_met_tickets_by_priority(app, desk):
     from portal.models import utcnow
 
     a, b = _file(desk), _file(desk, subject="Second")
+    service.add_comment(a, desk.agent, "Fixed.", as_agent=True)  # answered: resolved without a reply is not met
     service.set_status(a, "resolved", desk.agent, as_agent=True)
     b.sla_breached = "resolution"
     db.session.commit()

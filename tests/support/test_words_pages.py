@@ -36,7 +36,7 @@ def test_queue_filters_show_words_and_keep_the_codes_as_values(app, desk, client
     assert _options(page, "priority") == {"": "All priorities", "low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
     assert _options(page, "category")["feature_request"] == "Feature request"
     assert _options(page, "sla") == {"": "Any SLA state", "ok": "On track", "warning": "Due soon", "breached": "Breached",
-                                     "paused": "Paused", "met": "Met"}
+                                     "paused": "Paused", "met": "Met", "unanswered": "Closed without a reply"}
 
 
 def test_queue_rows_and_ticket_pages_show_priority_category_and_sla_in_words(app, desk, client, login_as):

@@ -1,4 +1,5 @@
-"""The SLA report: of the tickets filed in a period, the share that met every target, per priority."""
+"""The SLA report: of the tickets filed in a period, the share that met every target, per priority, and how many were
+closed without a reply."""
 
 from __future__ import annotations
 
@@ -13,18 +14,19 @@ from portal.tenancy import unscoped
 
 def sla_report(start: datetime, end: datetime) -> list[dict]:
     """Per priority, of the tickets filed in [start, end) whose outcome is known (resolved, or breached already while
-    still open): how many met every SLA target. Leaving a breached ticket open never improves the share."""
+    still open): how many met every SLA target, and how many were resolved or closed before any agent replied
+    ("unanswered": never met, though never breached either). Leaving a breached ticket open never improves the share."""
     query = (
         unscoped(Ticket, reason="the platform's SLA report covers every organization")
-        .with_only_columns(Ticket.priority, Ticket.sla_breached, func.count())
+        .with_only_columns(Ticket.priority, Ticket.sla_breached, Ticket.sla_state, func.count())
         .where(Ticket.created_at >= start, Ticket.created_at < end, or_(Ticket.resolved_at.is_not(None), Ticket.sla_breached != ""))
-        .group_by(Ticket.priority, Ticket.sla_breached)
+        .group_by(Ticket.priority, Ticket.sla_breached, Ticket.sla_state)
     )
-    out = {p: {"priority": p, "total": 0, "met": 0} for p in PRIORITIES}
-    for priority, breached, count in db.session.execute(query).all():
+    out = {p: {"priority": p, "total": 0, "met": 0, "unanswered": 0} for p in PRIORITIES}
+    for priority, breached, state, count in db.session.execute(query).all():
         out[priority]["total"] += count
         if not breached:
-            out[priority]["met"] += count
+            out[priority]["unanswered" if state == "unanswered" else "met"] += count
     for row in out.values():
         row["share"] = (row["met"] / row["total"]) if row["total"] else None
     return list(out.values())

@@ -291,9 +291,12 @@ def _reached(ticket: Ticket, status: dict, stored: tuple[str, str]) -> tuple[lis
 
 
 def _overall_state(ticket: Ticket, status: dict, *, breached: str) -> str:
-    """The one SLA state the queue shows: met/breached once done, paused, else the worst running target's."""
+    """The one SLA state the queue shows: once done, breached, else unanswered when no agent ever replied (its first
+    response target was never met), else met; paused; else the worst running target's."""
     if not ticket.is_open:
-        return "breached" if breached else "met"
+        if breached:
+            return "breached"
+        return "unanswered" if ticket.first_response_at is None else "met"
     if ticket.sla_paused_at is not None:
         return "paused"
     states = {s["state"] for s in status.values() if not s["done"]}
