@@ -10,6 +10,8 @@ from portal.billing import service as billing
 from portal.extensions import db
 from portal.models import utcnow
 from portal.orgs.models import Membership, Organization
+from portal.workflows import service as workflows
+from portal.workflows.models import WorkflowRun
 
 PASSWORD = "correct horse battery staple"
 # Hash once: scrypt is slow on purpose, and most tests never log in with the password.
@@ -60,3 +62,19 @@ def on_plan(org: Organization, plan_key: str) -> Organization:
     billing.assign_plan(org, plan_key, UserFactory(platform_role="super_admin"))
     db.session.commit()
     return org
+
+
+def waiting_approval_run(org, starter, wait_for_jobs, approvers: str | None = None) -> WorkflowRun:
+    """An expense-approval run started by `starter`, paused at its approval node (with `approvers` as its rule)."""
+    wf = workflows.create_from_starter(org, "approval", starter)
+    if approvers:
+        definition = workflows.latest(wf).definition
+        definition["nodes"][1]["config"]["approvers"] = approvers
+        workflows.new_version(org, wf.public_id, definition, starter)
+    run = workflows.start_run(org, wf.public_id, {"amount": 120, "reason": "team lunch"}, "default", starter)
+    db.session.commit()
+    wait_for_jobs(60)  # a ceiling, not a timing: the first run of a session waits for the RQ worker to start
+    db.session.expire_all()
+    run = db.session.get(WorkflowRun, run.id)
+    assert run.status == "waiting_for_approval"
+    return run

@@ -30,7 +30,8 @@ def run_json(run) -> dict:
         duration_ms=run.duration_ms, decision=service.decision_of(run),
         steps=[
             schemas.StepOut(node=s.node_id, type=s.node_type, status=s.status, attempt=s.attempt, started_at=s.started_at,
-                            finished_at=s.finished_at, duration_ms=s.duration_ms, input=s.input, output=s.output, error=s.error)
+                            finished_at=s.finished_at, duration_ms=s.duration_ms, input=s.input, output=s.output, error=s.error,
+                            decision=service.step_decision(s))
             for s in run.steps
         ],
     ).model_dump(mode="json")

@@ -175,7 +175,14 @@ class RunJob:
     def node_ended(self, node: dict, started, state: dict, status: str, output: Any, error: str | None, tokens: int, next_node: Any) -> None:
         """Record one attempt of a node (start, end, duration, input, output, error) and, in the same statement,
         name the node that runs next (next_node: an id, None for END, UNKNOWN) as current; then stop the run if
-        it was cancelled or ran out of time, before the next node starts."""
+        it was cancelled or ran out of time, before the next node starts.
+
+        An approval node that ends "succeeded" is resuming past its decision: its one step is the one recorded at
+        the pause, which the decision marked approved (services.approvals.mark_decided), so no step is written
+        for it, only the run's progress (the same one statement, without the step's INSERT)."""
+        if node["type"] == "approval" and status == "succeeded":
+            self._moved_on(node, tokens, next_node)
+            return
         if self.attempts is None:
             self.attempts = {}
             if self.has_steps:  # a resumed run: number attempts after the ones recorded before
@@ -198,6 +205,15 @@ class RunJob:
             self.conn.execute(self.sql["step"], params)
             row = self.conn.execute(self.sql["node_ended"], params).first()
             self.conn.commit()  # the step and the run's progress together, as on PostgreSQL
+        self._progressed(row, tokens, next_node, current)
+
+    def _moved_on(self, node: dict, tokens: int, next_node: Any) -> None:
+        """The run's progress past a node whose step is recorded already: its next node, tokens and heartbeat."""
+        current = node["id"] if next_node is UNKNOWN else next_node
+        row = self.write(self.sql["moved_on"], {"run_id": self.run_id, "now": utcnow(), "next_node": current, "tokens": tokens})
+        self._progressed(row, tokens, next_node, current)
+
+    def _progressed(self, row, tokens: int, next_node: Any, current: Any) -> None:
         if row is None and tokens:  # cancelled meanwhile: the tokens were spent all the same
             self.write(update(WorkflowRun).where(WorkflowRun.id == self.run_id).values(llm_tokens=WorkflowRun.llm_tokens + tokens))
         self.marked = None if next_node is UNKNOWN or next_node is None else current
@@ -302,6 +318,7 @@ def _statements(pg: bool) -> dict[str, Any]:
         .values(current_node=bindparam("node"), heartbeat_at=now, updated_at=now).returning(WorkflowRun.started_at, *no_wait),
         # PostgreSQL: the step's INSERT rides along in the same statement (a data-modifying CTE)
         "node_ended": node_ended.add_cte(step.cte("step")) if pg else node_ended,
+        "moved_on": node_ended,  # a node's end that writes no step (an approval node resumed past its decided step)
         "step": step,
         "waiting": update(WorkflowRun).where(WorkflowRun.id == run_id, WorkflowRun.status == "running")
         .values(status="waiting_for_approval", current_node=bindparam("node"), decision=None, updated_at=now).returning(WorkflowRun.id, *wait),

@@ -58,6 +58,7 @@ class StepOut(BaseModel):
     input: str | None
     output: str | None
     error: str | None
+    decision: DecisionOut | None = Field(None, description="A decided approval step's outcome: approved or not, by whom, when, why")
 
 
 class RunOut(BaseModel):

@@ -13,7 +13,7 @@ from portal.workflows.services.activity import (
     runs_per_day,
     waiting_for_approval,
 )
-from portal.workflows.services.approvals import approval_request, decision_of, shown_steps
+from portal.workflows.services.approvals import approval_request, decision_of, step_decision
 from portal.workflows.services.definitions import (
     create_from_starter,
     create_workflow,
@@ -43,5 +43,5 @@ __all__ = [
     "allow_host", "allowed_hosts", "cancel", "create_from_starter", "create_workflow", "decide", "delete_workflow", "disallow_host",
     "edit_definition", "get_run", "get_workflow", "latest", "list_allowed_hosts", "list_runs", "list_workflows",
     "llm_settings", "metrics", "new_version", "node_test_refusal", "sample_for", "try_node", "prometheus_text", "prune", "reap", "retry", "run_again",
-    "save_llm_settings", "shown_steps", "start_run", "transition",
+    "save_llm_settings", "start_run", "step_decision", "transition",
 ]

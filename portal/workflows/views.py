@@ -208,7 +208,7 @@ def _run_context(run, errors: dict | None = None, refusal: str | None = None) ->
     current = run.current_node if run.status in ("running", "waiting_for_approval") else None
     return {"org": current_org, "run": run, "wf": run.workflow, "diagram": layout(definition, node_states(run), current),
             "approval": service.approval_request(current_org, run, current_user), "decision": service.decision_of(run),
-            "steps": service.shown_steps(run), "errors": errors or {}, "refusal": refusal, "reason": request.form.get("reason", "") if errors else ""}
+            "steps": run.steps, "errors": errors or {}, "refusal": refusal, "reason": request.form.get("reason", "") if errors else ""}
 
 
 @bp.get("/o/<org_slug>/runs/<run_id>")

@@ -17,7 +17,7 @@ from portal.notifications.models import Notification
 from portal.workflows import service
 from portal.workflows.definition import validate
 from portal.workflows.models import WorkflowRun
-from tests.factories import member
+from tests.factories import member, waiting_approval_run
 
 HX = {"HX-Request": "true"}
 
@@ -77,22 +77,6 @@ def test_an_imported_bad_id_is_listed_in_words_not_as_a_regex(app, client, login
 # ---------------------------------------------------------------- 2. who is asked to approve
 
 
-def _waiting_run(org, starter, wait_for_jobs, approvers: str | None = None) -> WorkflowRun:
-    """An expense-approval run started by `starter`, paused at its approval node (with `approvers` as its rule)."""
-    wf = service.create_from_starter(org, "approval", starter)
-    if approvers:
-        definition = service.latest(wf).definition
-        definition["nodes"][1]["config"]["approvers"] = approvers
-        service.new_version(org, wf.public_id, definition, starter)
-    run = service.start_run(org, wf.public_id, {"amount": 120, "reason": "team lunch"}, "default", starter)
-    db.session.commit()
-    wait_for_jobs(60)  # a ceiling, not a timing: the first run of a session waits for the RQ worker to start
-    db.session.expire_all()
-    run = db.session.get(WorkflowRun, run.id)
-    assert run.status == "waiting_for_approval"
-    return run
-
-
 def _asked(run) -> set[int]:
     db.session.expire_all()
     return {n.user_id for n in db.session.scalars(select(Notification).where(Notification.event == "workflow.needs_approval"))
@@ -106,7 +90,7 @@ def _approvals_card(client, org) -> str:
 
 def test_the_starter_is_not_asked_to_approve_their_own_run_and_others_are(app, client, login_as, org, admin, user, wait_for_jobs):
     other = member(org, "user", email="otto@example.test", name="Otto")
-    run = _waiting_run(org, user, wait_for_jobs)
+    run = waiting_approval_run(org, user, wait_for_jobs)
     assert _asked(run) == {admin.id, other.id}  # everyone who may decide, never the starter
 
     login_as(user)  # the starter: no "waiting for your approval" card entry, and the run page says why
@@ -117,7 +101,7 @@ def test_the_starter_is_not_asked_to_approve_their_own_run_and_others_are(app, c
 
 
 def test_an_admins_only_approval_asks_only_the_admins(app, client, login_as, org, admin, user, wait_for_jobs):
-    run = _waiting_run(org, user, wait_for_jobs, approvers="admins")
+    run = waiting_approval_run(org, user, wait_for_jobs, approvers="admins")
     other = member(org, "user", email="otto@example.test", name="Otto")
     db.session.commit()
     assert _asked(run) == {admin.id}
@@ -128,7 +112,7 @@ def test_an_admins_only_approval_asks_only_the_admins(app, client, login_as, org
 
 
 def test_an_anyone_approval_asks_the_starter_too(app, client, login_as, org, admin, user, wait_for_jobs):
-    run = _waiting_run(org, user, wait_for_jobs, approvers="anyone")
+    run = waiting_approval_run(org, user, wait_for_jobs, approvers="anyone")
     assert _asked(run) == {admin.id, user.id}
     login_as(user)
     assert run.public_id in _approvals_card(client, org)
@@ -145,7 +129,7 @@ def _steps_table(page: str) -> list[tuple[str, str]]:
 
 
 def test_approving_says_so_in_a_toast_and_the_step_shows_it_was_approved(app, client, login_as, org, admin, user, wait_for_jobs):
-    run = _waiting_run(org, user, wait_for_jobs)
+    run = waiting_approval_run(org, user, wait_for_jobs)
     url = f"/o/{org.slug}/runs/{run.public_id}"
     login_as(admin)
     assert ("approve", "waiting") in _steps_table(client.get(url).get_data(as_text=True))
@@ -160,7 +144,7 @@ def test_approving_says_so_in_a_toast_and_the_step_shows_it_was_approved(app, cl
 
 
 def test_rejecting_in_a_browser_flashes_that_the_run_stops(app, client, login_as, org, admin, user, wait_for_jobs):
-    run = _waiting_run(org, user, wait_for_jobs)
+    run = waiting_approval_run(org, user, wait_for_jobs)
     login_as(admin)
     resp = client.post(f"/o/{org.slug}/runs/{run.public_id}/approval", data={"approved": "0", "reason": "too dear"})
     assert resp.status_code == 303

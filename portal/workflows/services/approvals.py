@@ -115,20 +115,21 @@ def _waiting_step(run_id: int, node_id: str | None) -> WorkflowStep | None:
 
 
 def mark_decided(run_id: int, node_id: str | None, decision: dict, now: datetime) -> None:
-    """Mark the approval node's waiting step approved or rejected, with the decision as its output (diagram and steps
-    table show the outcome, not "waiting")."""
+    """Mark the approval node's waiting step approved or rejected, with the decision as its output and its time as
+    the step's end (diagram, steps table and API show the outcome, not "waiting"). It stays the node's one step: the
+    resumed run writes none for the approval node (executor.RunJob.node_ended)."""
     step = _waiting_step(run_id, node_id)
     if step is not None:
         step.status, step.finished_at, step.output = "approved" if decision.get("approved") else "rejected", now, json.dumps(decision)
         db.session.flush()
 
 
-def shown_steps(run: WorkflowRun) -> list[WorkflowStep]:
-    """The run's steps as its page lists them: an approval node resumed after its approval ran again and recorded a
-    second step with the decision as output; the decided step already says so, so that repeat is left out."""
-    decided = {s.node_id for s in run.steps if s.status == "approved"}
-    types = {n.get("id"): n.get("type") for n in run.version.definition.get("nodes") or [] if isinstance(n, dict)}
-    return [s for s in run.steps if not (s.status == "succeeded" and s.node_id in decided and types.get(s.node_id) == "approval")]
+def step_decision(step: WorkflowStep) -> dict | None:
+    """The decision a decided approval step holds (approved, by, by_name, at, reason); None for any other step."""
+    if step.node_type != "approval" or step.status not in ("approved", "rejected"):
+        return None
+    decision = _loads(step.output)
+    return decision if isinstance(decision, dict) and "approved" in decision else None
 
 
 def _pairs(data: Any) -> list[tuple[str, str]]:
