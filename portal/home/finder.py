@@ -8,16 +8,12 @@ import re
 from dataclasses import dataclass
 
 from portal.accounts.models import User
-from portal.errors import NotFound
-from portal.extensions import db
 from portal.keys import service as keys
 from portal.orgs import service as orgs
 from portal.orgs.models import Membership, Organization
 from portal.roles import role_allows
 from portal.search import MAX_QUERY
 from portal.support import service as support
-from portal.support.models import Ticket
-from portal.tenancy import scoped
 from portal.workflows import service as workflows
 
 PER_KIND = 5
@@ -43,7 +39,8 @@ def find(org: Organization, user: User, membership: Membership, text: str) -> li
     found = []
     if role_allows(role, "tickets.create"):
         tickets, _next = support.customer_queue(org, user, membership, support.QueueFilters(q=text), per_page=PER_KIND)
-        numbered = ticket_by_number(org, user, membership, text)
+        number = TICKET_NUMBER.fullmatch(text)
+        numbered = support.ticket_by_number(org, user, membership, int(number.group(1))) if number else None
         if numbered is not None:
             tickets = [numbered, *(t for t in tickets if t.id != numbered.id)][:PER_KIND]
         found.append(Found("tickets", "Tickets", tickets))
@@ -55,17 +52,3 @@ def find(org: Organization, user: User, membership: Membership, text: str) -> li
     if role_allows(role, "keys.create"):
         found.append(Found("keys", "API keys", keys.list_keys(org, membership, q=text, per_page=PER_KIND).items))
     return found
-
-
-def ticket_by_number(org: Organization, user: User, membership: Membership, text: str) -> Ticket | None:
-    """The ticket of org whose short number text is ("#12" or "12"), if this member may see it; else None."""
-    match = TICKET_NUMBER.fullmatch(text)
-    if match is None:
-        return None
-    ticket = db.session.scalar(scoped(Ticket, org).where(Ticket.number == int(match.group(1))))
-    if ticket is None:
-        return None
-    try:  # the support service's own rule: a user sees their own tickets, view_all sees the org's
-        return support.ticket_for_member(org, user, membership, ticket.public_id)
-    except NotFound:
-        return None

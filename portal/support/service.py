@@ -72,6 +72,7 @@ from portal.support.services.tickets import (
     rate,
     set_status,
     thread,
+    ticket_by_number,
     ticket_for_agent,
     ticket_for_member,
     timeline,
@@ -85,5 +86,5 @@ __all__ = [
     "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue", "queue_rows", "with_requesters",
     "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "save_sla_settings", "save_view",
     "saved_views", "search_condition", "set_available", "set_calendar", "set_policy", "set_status", "sla_report", "sla_report_days", "sla_status",
-    "targets_for", "thread", "ticket_for_agent", "ticket_for_member", "update_ticket", "valid_cursor",
+    "targets_for", "thread", "ticket_by_number", "ticket_for_agent", "ticket_for_member", "update_ticket", "valid_cursor",
 ]

@@ -55,9 +55,20 @@ Send = Callable[[], None]  # a notification to send once every change of the tic
 def ticket_for_member(org: Organization, user: User, membership: Membership | None, public_id: str) -> Ticket:
     """One ticket of org the member may see; anything else (another org's, a colleague's without view_all) is NotFound."""
     ticket = get_scoped_or_404(Ticket, org, public_id)
-    if ticket.requester_id != user.id and not (membership and role_allows(membership.role, "tickets.view_all")):
+    if not _member_sees(ticket, user, membership):
         raise NotFound()
     return ticket
+
+
+def _member_sees(ticket: Ticket, user: User, membership: Membership | None) -> bool:
+    """A member sees the tickets they asked; with tickets.view_all, every ticket of the org."""
+    return ticket.requester_id == user.id or bool(membership and role_allows(membership.role, "tickets.view_all"))
+
+
+def ticket_by_number(org: Organization, user: User, membership: Membership | None, number: int) -> Ticket | None:
+    """org's ticket with this short number (#1042) if the member may see it (as ticket_for_member says), else None."""
+    ticket = db.session.scalar(scoped(Ticket, org).where(Ticket.number == number))
+    return ticket if ticket is not None and _member_sees(ticket, user, membership) else None
 
 
 def ticket_for_agent(public_id: str) -> Ticket:
