@@ -12,7 +12,8 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()], description="At least 10 characters, hard to guess.")
     org_name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
     org_slug = StringField(
-        "Organization address", validators=[DataRequired()], description="Lowercase letters, digits and dashes: /o/your-slug/"
+        "Organization address", validators=[DataRequired()], render_kw={"data-slug-from": "org_name"},
+        description="Your portal's web address, /o/your-address/: lowercase letters, digits and dashes (filled in from the name).",
     )
 
 

@@ -19,7 +19,8 @@ class RoleForm(FlaskForm):
 
 class NewOrgForm(FlaskForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(max=120)])
-    slug = StringField("Address", validators=[DataRequired()], description="Lowercase letters, digits and dashes: /o/your-slug/")
+    slug = StringField("Address", validators=[DataRequired()], render_kw={"data-slug-from": "name"},
+                       description="Its web address, /o/your-address/: lowercase letters, digits and dashes (filled in from the name).")
 
 
 class AcceptForm(FlaskForm):

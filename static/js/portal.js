@@ -159,7 +159,9 @@ document.addEventListener("keydown", function (evt) {
 // arrow keys) and named for screen readers, as axe's scrollable-region-focusable asks.
 function markScrollableTables(root) {
   (root || document).querySelectorAll(".table-wrap").forEach(function (box) {
-    if (box.scrollWidth > box.clientWidth + 1) {
+    var scrolls = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("scrolls", scrolls);  // shows the "more columns" hint (portal.css)
+    if (scrolls) {
       box.setAttribute("tabindex", "0");
       if (!box.hasAttribute("aria-label") && !box.hasAttribute("role")) {
         var caption = box.querySelector("caption");
@@ -174,3 +176,17 @@ function markScrollableTables(root) {
 document.addEventListener("DOMContentLoaded", function () { markScrollableTables(); });
 window.addEventListener("resize", function () { markScrollableTables(); });
 document.addEventListener("htmx:afterSettle", function () { markScrollableTables(); });
+
+// An organization's address follows its name as it is typed ("Happy Paws Clinic" -> happy-paws-clinic) until the
+// person edits the address themselves: <input data-slug-from="<id of the name field>">.
+document.querySelectorAll("input[data-slug-from]").forEach(function (slug) {
+  var source = document.getElementById(slug.dataset.slugFrom);
+  if (!source) return;
+  var follows = slug.value === "";
+  slug.addEventListener("input", function () { follows = slug.value === ""; });
+  source.addEventListener("input", function () {
+    if (!follows) return;
+    slug.value = source.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+  });
+});
