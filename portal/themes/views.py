@@ -180,17 +180,24 @@ def editor(org_slug: str):
     draft = service.draft(current_org)
     if request.method == "POST":
         form = _theme_form(draft)
-        if form.validate_on_submit():
-            custom_js = (form.custom_js.data or "") if form.custom_js else None  # None: the draft's stays as it is
-            try:
-                service.update_draft(current_org, form.values(), custom_css=form.custom_css.data or "", custom_js=custom_js, by=_me())
-            except ServiceError as exc:
-                apply_errors(form, exc)
-            else:
-                flash("Draft saved. Members see it once you publish.", "success")
-                return after_change(_editor_url())
+        if _save_draft(form):
+            flash("Draft saved. Members see it once you publish.", "success")
+            return after_change(_editor_url())
         return _editor_page(form, 422)
     return _editor_page(_theme_form(draft, formdata=None, data={**draft.settings, "custom_css": draft.custom_css, "custom_js": draft.custom_js}))
+
+
+def _save_draft(form: ThemeForm) -> bool:
+    """Save the editor's posted values into the draft; False (the form carrying its errors) when refused."""
+    if not form.validate_on_submit():
+        return False
+    custom_js = (form.custom_js.data or "") if form.custom_js else None  # None: the draft's stays as it is
+    try:
+        service.update_draft(current_org, form.values(), custom_css=form.custom_css.data or "", custom_js=custom_js, by=_me())
+    except ServiceError as exc:
+        apply_errors(form, exc)
+        return False
+    return True
 
 
 @bp.get("/o/<org_slug>/settings/theme/preview.css")
@@ -235,9 +242,19 @@ def _back_to(path: str | None) -> str:
 @bp.post("/o/<org_slug>/settings/theme/preview")
 @org_required("org.settings")
 def start_preview(org_slug: str):
-    """Show this admin, in this session only, the saved draft on the org's real pages, starting from its dashboard."""
-    return _confirmed_action(lambda: _set_preview(True), "You are previewing the draft on the real pages. Only you see it.",
-                             to=url_for("orgs.dashboard", org_slug=current_org.slug))
+    """Save the editor's values into the draft (its "Preview" button posts the editor's form here), then show this
+    admin, in this session only, the draft on the org's real pages, starting from its dashboard.
+
+    A refused value re-renders the editor with its field errors and starts nothing; a post without the editor's
+    fields (an older page) previews the saved draft as it is. No flash: the preview banner says it on every page."""
+    if any(name in request.form for name in settings.COLOUR_FIELDS):
+        form = _theme_form(service.draft(current_org))
+        if not _save_draft(form):
+            return _editor_page(form, 422)
+    elif not ConfirmForm().validate_on_submit():
+        raise ValidationFailed({"csrf_token": "The form expired. Reload the page and try again."})
+    _set_preview(True)
+    return after_change(url_for("orgs.dashboard", org_slug=current_org.slug))
 
 
 @bp.post("/o/<org_slug>/settings/theme/preview/stop")
@@ -266,7 +283,13 @@ def publish(org_slug: str):
         return render_page("themes/publish_check.html", "themes/_publish_check.html", org=current_org, failing=failing,
                            ratio=contrast.ratio, labels=settings.COLOUR_LABELS, confirm=confirm, fix=ConfirmForm(formdata=None))
     # No failing pair, or the admin accepted exactly these: publish (an expired form is refused there, as for reset).
-    return _confirmed_action(lambda: service.publish(current_org, by=_me()), "Published: members see the new theme on their next page.")
+    return _confirmed_action(_publish_and_end_preview, "Published: members see the new theme on their next page.")
+
+
+def _publish_and_end_preview() -> None:
+    """Publish the draft; this admin's preview of it ends, since the draft is now what everyone sees."""
+    service.publish(current_org, by=_me())
+    _set_preview(False)
 
 
 @bp.post("/o/<org_slug>/settings/theme/contrast-fix")
