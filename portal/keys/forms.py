@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -33,6 +35,9 @@ class KeyForm(FlaskForm):
 
 class NewKeyForm(KeyForm, _OwnerField):
     """The create form; org admins also pick the owner among the org's members (the service checks the choice)."""
+
+    # One-time, fresh with each empty form: the view remembers which key it created, so a resubmit (Reload) makes no second.
+    submit_token = HiddenField(default=lambda: secrets.token_urlsafe(16))
 
 
 class RotateForm(FlaskForm):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from portal.errors import ServiceError
+from portal.errors import NotFound, ServiceError
 from portal.forms import apply_errors
 from portal.keys import bp, service
 from portal.keys.chart import usage_chart
@@ -19,6 +19,8 @@ from portal.themes.optout import no_custom_code
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 NO_STORE = {"Cache-Control": "no-store"}
+SUBMITTED = "keys_submitted"  # session: [create form's one-time token, public id of the key it created], newest last
+KEEP_SUBMITTED = 5
 
 
 def _expiry(value) -> datetime | None:
@@ -53,6 +55,30 @@ def _owner_choices(form: NewKeyForm) -> NewKeyForm:
     return form
 
 
+def _submit_token(form: NewKeyForm) -> str | None:
+    """The create form's one-time token as posted; None for a form without one (it creates as before)."""
+    token = (form.submit_token.raw_data or [""])[0]
+    return token if 16 <= len(token) <= 64 else None
+
+
+def _created_with(token: str | None):
+    """The key an earlier post of this same form created in this session, if it is still there for the member."""
+    key_id = next((k for t, k in session.get(SUBMITTED, []) if t == token), None) if token else None
+    if key_id is None:
+        return None
+    try:
+        return service.get_key(current_org, current_membership, key_id)
+    except NotFound:
+        return None
+
+
+def _remember(token: str | None, key) -> None:
+    """Note which key this form's token created (the last few only); never its secret."""
+    if token:
+        kept = [pair for pair in session.get(SUBMITTED, []) if pair[0] != token][-(KEEP_SUBMITTED - 1):]
+        session[SUBMITTED] = [*kept, [token, key.public_id]]
+
+
 def _key_form_context(form: KeyForm) -> dict:
     return {"org": current_org, "form": form, "policy": service.policy_for(current_org), "role": current_membership.role}
 
@@ -75,6 +101,12 @@ def new(org_slug: str):
 @org_required("keys.create")
 def create(org_slug: str):
     form = NewKeyForm()
+    token = _submit_token(form)
+    if (key := _created_with(token)) is not None:
+        # The same form again (Reload, Back and resend): no second key, and its secret was shown once already.
+        return render_page(
+            "keys/created.html", "keys/_created_dialog.html", key=key, secret=None, rotated_until=None, **_list_context()
+        ), 200, NO_STORE
     owner = form.owner.data  # read before a non-admin's form loses the field: naming someone else is refused
     form = _owner_choices(form)
     if form.validate_on_submit():
@@ -86,6 +118,7 @@ def create(org_slug: str):
         except ServiceError as exc:
             apply_errors(form, exc)
         else:
+            _remember(token, key)
             return render_page(
                 "keys/created.html", "keys/_created_dialog.html", key=key, secret=secret, rotated_until=None, **_list_context()
             ), 200, NO_STORE

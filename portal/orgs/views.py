@@ -104,11 +104,15 @@ def invite(org_slug: str):
 @bp.post("/o/<org_slug>/invitations/<invitation_id>/revoke")
 @org_required("members.manage")
 def revoke_invitation(org_slug: str, invitation_id: str):
-    service.revoke_invitation(current_org, invitation_id, by=current_user)
-    return render_page(
-        "orgs/invite_sent.html", "orgs/_invite_panel.html", org=current_org, invite_form=InviteForm(formdata=None),
-        invitations=service.pending_invitations(current_org), sent_to=None,
+    invitation = service.revoke_invitation(current_org, invitation_id, by=current_user)
+    # htmx swaps in the panel with a toast; a browser goes back to the members page with the same words as a flash.
+    answer = after_change(
+        url_for("orgs.members", org_slug=org_slug), "orgs/_invite_panel.html", org=current_org,
+        invite_form=InviteForm(formdata=None), invitations=service.pending_invitations(current_org), sent_to=None,
     )
+    if invitation.status == "accepted":  # answered meanwhile: nothing to withdraw
+        return toast(answer, f"{invitation.email} already accepted the invitation.", "info")
+    return toast(answer, f"Invitation to {invitation.email} withdrawn.")
 
 
 @bp.post("/o/<org_slug>/members/<membership_id>/role")
