@@ -14,6 +14,7 @@ from portal.notifications.services.inbox import (
     latest,
     mark_all_read,
     mark_read,
+    mark_read_about,
     notification_deliveries,
     own_notification,
     resolve_for,
@@ -36,7 +37,7 @@ from portal.notifications.services.unsubscribe import from_unsubscribe_token, un
 
 __all__ = [
     "Recipient", "archive", "confirm_phone", "deliveries", "find_profile", "from_unsubscribe_token", "inbox",
-    "latest", "mark_all_read", "mark_read", "notification_deliveries", "notify", "notify_member", "own_notification", "preference_matrix",
+    "latest", "mark_all_read", "mark_read", "mark_read_about", "notification_deliveries", "notify", "notify_member", "own_notification", "preference_matrix",
     "preview", "profile_for", "quiet_until", "reconcile", "record_sms_status", "remove_phone", "render_for",
     "replace_preferences", "resend", "reset_template", "resolve", "resolve_for", "save_preferences", "save_template", "send_to_members",
     "set_quiet_hours", "staff_inbox", "start_phone_verification", "template_for", "unread_count", "unsubscribe",

@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from portal.errors import ServiceError
 from portal.extensions import talisman
+from portal.notifications import service as notifications
 from portal.pagination import clamp
 from portal.support import bp, pages, service
 from portal.support.forms import (
@@ -164,6 +165,8 @@ def _agent_context(ticket: Ticket, **extra) -> dict:
 @platform_required("platform.support")
 def agent_show(ticket_id: str):
     ticket = service.ticket_for_agent(ticket_id)
+    # Opening the ticket reads what the agent's own inbox says about it (in the ticket's org, where they were told).
+    notifications.mark_read_about(ticket.org, pages.me(), "ticket_id", ticket.public_id)
     return render_page("support/agent_show.html", "support/_thread.html", **_agent_context(ticket))
 
 
@@ -263,9 +266,9 @@ def canned():
 def create_canned():
     form = CannedForm()
 
-    def create() -> str:
-        service.create_canned(form.title.data or "", form.body.data or "")
-        return url_for("support.canned")
+    def create() -> Response:
+        reply = service.create_canned(form.title.data or "", form.body.data or "")
+        return pages.done(url_for("support.canned"), f"Canned reply “{reply.title}” saved.")
 
     return pages.submit(form, create, lambda: render_template("support/canned.html", replies=service.canned_replies(), form=form))
 

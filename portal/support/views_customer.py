@@ -8,6 +8,7 @@ from flask import Response, flash, render_template, request, url_for
 
 from portal.errors import ServiceError
 from portal.extensions import talisman
+from portal.notifications import service as notifications
 from portal.support import bp, pages, service
 from portal.support.attachments import UploadRefused
 from portal.support.forms import AttachmentForm, RatingForm, ReplyForm, StatusForm, TicketForm, uploads
@@ -75,6 +76,8 @@ def create(org_slug: str):
 @org_required("tickets.create")
 def show(org_slug: str, ticket_id: str):
     ticket = _ticket(ticket_id)
+    # Opening the ticket reads what the viewer's inbox says about it (before the page's badge counts it).
+    notifications.mark_read_about(current_org, pages.me(), "ticket_id", ticket.public_id)
     return render_page("support/show.html", "support/_thread.html", **_show_context(ticket))
 
 

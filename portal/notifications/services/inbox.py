@@ -82,6 +82,21 @@ def resolve_for(org: Organization, event: str, object_id: str) -> int:
     return result.rowcount
 
 
+def mark_read_about(org: Organization, user: User, key: str, object_id: str) -> int:
+    """Mark read the user's own unread notifications in org about one object (key is its id's name in the data,
+    e.g. "ticket_id": opening the ticket's page reads what it says about it); returns how many."""
+    events = sorted(event for event, object_key in OBJECT_KEYS.items() if object_key == key)
+    if not events or not object_id:
+        return 0
+    unread = scoped(Notification, org).where(
+        Notification.user_id == user.id, Notification.event.in_(events), Notification.read_at.is_(None),
+        Notification.data[key].as_string() == object_id,
+    )
+    result = db.session.execute(update(Notification).where(unread.whereclause).values(read_at=utcnow()),
+                                execution_options={"synchronize_session": False})
+    return result.rowcount
+
+
 def mark_all_read(org: Organization, user: User) -> int:
     """Mark every unread notification of the user in org as read; returns how many."""
     # One UPDATE with the conditions tenancy.scoped() puts on a SELECT: the org's rows only.
