@@ -21,6 +21,7 @@ from portal.support.services.desk import (
     canned_replies,
     compose_reply,
     create_canned,
+    delete_canned,
     delete_view,
     is_available,
     render_canned,
@@ -82,7 +83,7 @@ from portal.support.services.tickets import (
 __all__ = [
     "DEFAULT_POLICIES", "SORTS", "STATUS_LABELS", "TRANSITIONS", "CalendarSettings", "QueueFilters", "QueueRow", "add_attachment", "add_attachments",
     "add_comment", "agent_inbox", "at_risk", "busiest_orgs", "desk_health", "agents", "allowed_statuses", "assign", "attachment_bytes", "attachment_of", "attachments",
-    "bulk_update", "calendar_for", "calendar_row", "canned_replies", "compose_reply", "check_sla_all", "check_sla_batch", "create_canned",
+    "bulk_update", "calendar_for", "calendar_row", "canned_replies", "compose_reply", "check_sla_all", "check_sla_batch", "create_canned", "delete_canned",
     "create_ticket", "events", "timeline", "customer_queue", "delete_view", "download_url", "is_available", "org_choices", "org_or_404", "policies_for", "queue", "queue_rows", "with_requesters",
     "rate", "report_period", "recompute_due", "recompute_open_tickets", "refresh_sla", "render_canned", "save_sla_settings", "save_view",
     "saved_views", "search_condition", "set_available", "set_calendar", "set_policy", "set_status", "sla_report", "sla_report_days", "sla_status",

@@ -273,6 +273,14 @@ def create_canned():
     return pages.submit(form, create, lambda: render_template("support/canned.html", replies=service.canned_replies(), form=form))
 
 
+@bp.post("/support/canned/<canned_id>/delete")
+@platform_required("platform.support")
+def delete_canned(canned_id: str):
+    reply = service.delete_canned(canned_id)
+    return pages.done(url_for("support.canned"), f"Canned reply “{reply.title}” deleted.",
+                      lambda: render_template("support/_canned_list.html", replies=service.canned_replies()))
+
+
 @bp.get("/support/report")
 @platform_required("platform.support")
 def report():

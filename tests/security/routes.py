@@ -125,6 +125,7 @@ ORG_A_VALUES: dict[str, Callable[[World], str]] = {
     # platform routes name organizations and users by public id
     "org_id": lambda w: w.org_a.public_id,
     "user_id": lambda w: w.member_a.public_id,
+    "canned_id": lambda w: _support_a(w)["canned"],  # the agents' canned replies belong to the platform
     # token routes (public) get a syntactically plausible, unsigned value
     "token": lambda w: "not-a-signed-token",
     "filename": lambda w: "css/portal.css",
@@ -169,7 +170,8 @@ def _make_support_a(world: World) -> dict:
                                    files=[("shot.png", _PNG)])
     attachment = support.attachments(ticket, for_agent=False)[0]
     view = support.save_view(world.admin_a, "Acme view", "status=open")
-    return {"ticket": ticket.public_id, "attachment": attachment.public_id, "view": view.public_id}
+    canned = support.create_canned("Acme thanks", "Thanks, {{ customer_name }}.")  # the platform's, not org A's
+    return {"ticket": ticket.public_id, "attachment": attachment.public_id, "view": view.public_id, "canned": canned.public_id}
 
 
 def _support_a(world: World) -> dict:

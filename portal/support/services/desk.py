@@ -118,6 +118,16 @@ def create_canned(title: str, body: str) -> CannedReply:
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
+def delete_canned(public_id: str) -> CannedReply:
+    """Remove a canned reply (replies already sent keep their words); NotFound when there is no such reply."""
+    reply = db.session.scalar(select(CannedReply).filter_by(public_id=public_id))
+    if reply is None:
+        raise NotFound()
+    db.session.delete(reply)
+    db.session.flush()
+    return reply
+
+
 def render_canned(public_id: str, ticket: Ticket, agent: User) -> str:
     """A canned reply with its variables filled in (plain substitution: no template code runs)."""
     reply = db.session.scalar(select(CannedReply).filter_by(public_id=public_id))
