@@ -79,3 +79,44 @@ def test_a_request_that_fails_validation_changes_nothing(client, login_as, row_c
     response = client.post("/orgs/new", data={"name": "", "slug": "Not A Slug"})
     assert response.status_code == 422
     assert row_counts() == before
+
+
+@pytest.fixture
+def commits(app):
+    """How many times the engine committed while the test ran (a read-only request should not)."""
+    from sqlalchemy import event
+
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn):
+        seen.append(1)
+
+    event.listen(engine, "commit", count)
+    yield seen
+    event.remove(engine, "commit", count)
+
+
+def test_a_request_that_only_reads_commits_nothing_and_one_that_writes_commits(client, login_as, commits):
+    from tests.factories import OrgFactory, member
+
+    org = OrgFactory(name="Readers", slug="readers")
+    reader = member(org, "org_admin", email="rita@readers.test")
+    db.session.commit()
+    login_as(reader)
+    client.get("/o/readers/")  # warm: the first page after login may write (the session's last-seen, a cache)
+    commits.clear()
+    assert client.get("/o/readers/").status_code == 200 and commits == []
+    answer = client.post("/o/readers/invitations", data={"email": "new@readers.test", "role": "user"})
+    assert answer.status_code in (200, 303) and len(commits) == 1
+
+
+def test_a_change_added_but_not_flushed_is_still_committed_at_the_end_of_the_request(app):
+    from flask import Response
+
+    with app.test_request_context("/"):
+        db.session.add(Organization(slug="unflushed", name="Unflushed"))  # no flush, no statement yet
+        app.process_response(Response("ok"))  # the after-request hooks, as a real request ends
+    with app.app_context():
+        assert _org_named("unflushed") is not None
