@@ -28,7 +28,23 @@ TICKET_VECTOR_SQL = "to_tsvector('english'::regconfig, (subject::text || ' '::te
 COMMENT_VECTOR_SQL = "to_tsvector('english'::regconfig, body)"
 
 
-class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
+class TicketFacts:
+    """What a ticket says of itself from its status and number: shared by Ticket and the queue's plain rows."""
+
+    __slots__ = ()
+
+    @property
+    def is_open(self) -> bool:
+        """Not resolved or closed."""
+        return self.status not in FINISHED
+
+    @property
+    def short_number(self) -> str:
+        """What people call the ticket: "#1042", the org's own count (never the internal id)."""
+        return f"#{self.number}"
+
+
+class Ticket(TicketFacts, PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     public_id_prefix = "tkt"
     __table_args__ = (
         # The agent queue: keyset pages over (sort key, id), optionally narrowed by status.
@@ -79,14 +95,6 @@ class Ticket(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
-    @property
-    def is_open(self) -> bool:
-        return self.status not in FINISHED
-
-    @property
-    def short_number(self) -> str:
-        """What people call the ticket: "#1042", the org's own count (never the internal id)."""
-        return f"#{self.number}"
 
 
 SEARCH_CONFIG = literal_column("'english'::regconfig")
