@@ -204,6 +204,30 @@ def claimed_redis_db():
 
 
 @contextmanager
+def scratch_app(tmp_path, backend_name: str):
+    """An app on a new, empty database of its own (a SQLite file or a fresh PostgreSQL database): for tests that
+    migrate step by step (data migrations), away from the session's schema."""
+    from portal import create_app
+
+    def app_on(url: str):
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {}, "REDIS_URL": None})
+
+    if backend_name == "sqlite":
+        yield app_on(f"sqlite:///{tmp_path / 'scratch.db'}")
+        return
+    with fresh_postgres_db() as url:
+        app = app_on(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                from portal.extensions import db
+
+                db.session.remove()
+                db.engine.dispose()  # the database is dropped next: no connection may hold it
+
+
+@contextmanager
 def fresh_postgres_db():
     """A new, empty PostgreSQL database for this run, dropped afterwards."""
     name = f"vetrai_test_{os.getpid()}_{secrets.token_hex(3)}"

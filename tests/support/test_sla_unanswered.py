@@ -15,7 +15,7 @@ from sqlalchemy import text
 from portal.extensions import db
 from portal.models import utcnow
 from portal.support import service
-from tests.conftest import ROOT, fresh_postgres_db
+from tests.conftest import ROOT, scratch_app
 
 BEFORE = "4e7b2d9c1a85"  # the revision before the data migration
 
@@ -72,17 +72,11 @@ def test_the_queue_filter_report_and_page_do_not_call_it_met(app, desk, client, 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 def test_the_migration_marks_finished_unanswered_tickets_and_leaves_the_rest(tmp_path, backend_name):
-    from portal import create_app
-
-    if backend_name == "sqlite":
-        _migrate_and_check(create_app, f"sqlite:///{tmp_path / 'old.db'}")
-        return
-    with fresh_postgres_db() as url:
-        _migrate_and_check(create_app, url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with scratch_app(tmp_path, backend_name) as app:
+        _migrate_and_check(app)
 
 
-def _migrate_and_check(create_app, url: str) -> None:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {}, "REDIS_URL": None})
+def _migrate_and_check(app) -> None:
     now = datetime(2026, 11, 1, tzinfo=UTC).isoformat(sep=" ")
     # id: (status, first_response_at, sla_breached, sla_state before)
     rows = {1: ("closed", None, "", "met"), 2: ("resolved", None, "", "met"), 3: ("resolved", now, "", "met"),

@@ -10,24 +10,18 @@ from sqlalchemy import text
 from portal.extensions import db
 from portal.orgs.models import Organization
 from portal.workflows.models import Workflow, WorkflowRun, WorkflowVersion
-from tests.conftest import ROOT, fresh_postgres_db
+from tests.conftest import ROOT, scratch_app
 
 BEFORE = "f2b6d8a4c9e1"  # the revision before the data migration
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 def test_the_migration_drops_the_second_step_of_a_decided_approval_only(tmp_path, backend_name):
-    from portal import create_app
-
-    if backend_name == "sqlite":
-        _migrate_and_check(create_app, f"sqlite:///{tmp_path / 'old.db'}")
-        return
-    with fresh_postgres_db() as url:
-        _migrate_and_check(create_app, url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with scratch_app(tmp_path, backend_name) as app:
+        _migrate_and_check(app)
 
 
-def _migrate_and_check(create_app, url: str) -> None:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": {}, "REDIS_URL": None})
+def _migrate_and_check(app) -> None:
     directory = str(ROOT / "migrations")
     with app.app_context():
         upgrade(directory=directory, revision=BEFORE)
