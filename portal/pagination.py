@@ -47,8 +47,13 @@ def clamp(page: Any, per_page: Any, default_per_page: int = 25) -> tuple[int, in
 
 
 def paginate(query: Select, page: int, per_page: int) -> Page:
-    """Run query for one page and count the total."""
+    """Run query for one page and count the total (a page that is not full tells it without a count)."""
     page = min(max(1, page), MAX_PAGE)
+    offset = (page - 1) * per_page
+    items = list(db.session.scalars(query.limit(per_page).offset(offset)).unique())
+    # Most lists are short: their one page ends before per_page, so the rows before it and on it are all of them.
+    # A full page, or an empty one past the first (the list may have shrunk under a bookmark), needs the count.
+    if len(items) < per_page and (items or page == 1):
+        return Page(items, page, per_page, offset + len(items))
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items, page, per_page, total)

@@ -25,12 +25,17 @@ from tests.factories import OrgFactory, UserFactory, member, on_plan
 SIZES = (3, 30)
 
 
+# A list's total: counted only for a full page (a short one knows it from its rows), so 30 rows may add it to 3.
+PAGE_COUNT = "SELECT count(*) AS count_1 FROM (SELECT"
+
+
 def _same_at_both_sizes(counts: dict[int, list[str]], bound: int) -> None:
-    """The statement count does not grow with the rows, and stays under the page's fixed budget."""
-    small, large = (counts[n] for n in SIZES)
-    listing = "\n".join(f"  {s[:200]}" for s in large)
+    """The statement count does not grow with the rows (but for a list's count), and stays under the page's budget."""
+    small, large = ([s for s in counts[n] if not s.startswith(PAGE_COUNT)] for n in SIZES)
+    everything = counts[SIZES[1]]
+    listing = "\n".join(f"  {s[:200]}" for s in everything)
     assert len(large) == len(small), f"{len(small)} statements with {SIZES[0]} rows, {len(large)} with {SIZES[1]}:\n{listing}"
-    assert len(large) <= bound, f"{len(large)} statements (budget {bound}):\n{listing}"
+    assert len(everything) <= bound, f"{len(everything)} statements (budget {bound}):\n{listing}"
 
 
 def _pending_invitation(org, email: str, by) -> None:
