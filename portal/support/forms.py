@@ -5,6 +5,8 @@ Choices come from the enumerations in support/models.py, written there once.
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
@@ -17,7 +19,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.errors import ValidationFailed
 from portal.support.labels import label
@@ -136,13 +138,22 @@ class CannedForm(FlaskForm):
 
 
 class ReportForm(FlaskForm):
-    """The SLA report's period (a GET: no CSRF token); a date that doesn't parse falls back to the default."""
+    """The SLA report's period (a GET: no CSRF token); a day left empty takes the default period's."""
 
     class Meta:
         csrf = False
 
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The last day is before the first.")
+
+    def show_period(self, first: date, last: date) -> None:
+        """Show the period the report counts: the default's days in place of empty ones."""
+        for field, day in ((self.start, first), (self.end, last)):
+            field.data, field.raw_data = day, None  # raw_data (what was typed, "" for an empty day) would show over data
 
 
 class SlaForm(FlaskForm):

@@ -285,8 +285,10 @@ def delete_canned(canned_id: str):
 @platform_required("platform.support")
 def report():
     form = ReportForm(request.args)
-    first, last = service.report_period(form.start.data, form.end.data)
-    return render_template("support/report.html", rows=service.sla_report_days(first, last), start=first, end=last)
+    if not form.validate():  # a hand-edited URL: say which day is wrong and keep what was typed, rather than guess
+        return render_template("support/report.html", form=form, rows=None), 400
+    form.show_period(*service.report_period(form.start.data, form.end.data))
+    return render_template("support/report.html", form=form, rows=service.sla_report_days(form.start.data, form.end.data))
 
 
 @bp.get("/support/orgs/<org_id>/sla")

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from html import unescape
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -40,7 +41,7 @@ def test_the_sla_report_counts_the_last_day_of_the_period_it_shows(app, desk, cl
     login_as(desk.agent)
     page = client.get("/support/report?start=2026-03-05&end=2026-03-10")
     assert page.status_code == 200
-    assert 'name="start" value="2026-03-05"' in page.text and 'name="end" value="2026-03-10"' in page.text
+    assert 'name="start" type="date" value="2026-03-05"' in page.text and 'name="end" type="date" value="2026-03-10"' in page.text
     rows = _report_rows(page.text)
     assert rows["High"] == ("2", "1", "50%") and rows["Low"] == ("0", "0", "—")
     login_as(desk.customer)
@@ -108,3 +109,28 @@ def test_only_images_are_previewed(app, desk, client, login_as):
     assert client.get(f"/o/acme/tickets/{ticket.public_id}/attachments/{att.public_id}/preview").status_code == 404
     login_as(desk.agent)
     assert client.get(f"/support/tickets/{ticket.public_id}/attachments/{att.public_id}/preview").status_code == 404
+
+
+@pytest.mark.parametrize(("query", "wrong", "message"), [
+    ("start=2026-13-45&end=2026-03-10", "start", "Not a valid date value."),
+    ("start=2026-03-10&end=yesterday", "end", "Not a valid date value."),
+    ("start=2026-03-10&end=2026-03-01", "end", "The last day is before the first."),
+])
+def test_a_period_that_is_not_one_is_refused_with_the_field_named_and_the_typed_value_kept(app, desk, client, login_as, query, wrong, message):
+    login_as(desk.agent)
+    page = client.get(f"/support/report?{query}")
+    assert page.status_code == 400
+    html = unescape(page.text)
+    assert f'id="{wrong}-error" class="field-error">{message}</small>' in html
+    assert re.search(rf'aria-describedby="{wrong}-error"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*aria-describedby="{wrong}-error"', html)
+    typed = dict(part.split("=") for part in query.split("&"))[wrong]
+    assert f'value="{typed}"' in html  # what was typed stays, to be corrected
+    assert "Fix the period above to see the report." in html and "<table>" not in html
+
+
+def test_an_empty_period_shows_the_last_30_days(app, desk, client, login_as):
+    login_as(desk.agent)
+    page = client.get("/support/report?start=&end=")
+    assert page.status_code == 200
+    today = datetime.now(UTC).date()
+    assert f'value="{today.isoformat()}"' in page.text and "<table>" in page.text
