@@ -22,6 +22,9 @@ OUTCOMES = ("2xx", "4xx", "402", "429", "5xx")  # 402: over the plan's API calls
 
 class ApiKey(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     public_id_prefix = "key"
+    # One key per create form: a second post of the same form (a double click, Reload) finds this one, even while
+    # the first is still being written (the unique index makes the second insert wait for it, then fail).
+    __table_args__ = (UniqueConstraint("org_id", "form_token", name="uq_api_key_org_form_token"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True, nullable=False)
@@ -39,6 +42,7 @@ class ApiKey(PublicIdMixin, OrgScopedMixin, TimestampMixin, db.Model):
     last_used_ip: Mapped[str | None] = mapped_column(String(64))
     # The smallest threshold (days before expiry) a key.expiring notice went out for; None: none yet.
     expiry_notice_days: Mapped[int | None] = mapped_column(Integer)
+    form_token: Mapped[str | None] = mapped_column(String(64))  # the create form's one-time token; None for the API and CLI
     # What a cached key holds (portal.keys.invalidation): a change to these drops it in every process.
     # Not the bookkeeping (last use, reminders sent) nor the display parts, which auth never reads.
     KEY_AUTH_FIELDS = ("org_id", "user_id", "scopes", "rate_limit", "expires_at", "revoked_at")

@@ -11,6 +11,7 @@ from portal.keys.services.keys import (
     MAX_RATE_LIMIT,
     STATUSES,
     create_key,
+    created_with,
     expiring_soon,
     get_key,
     list_keys,
@@ -27,7 +28,7 @@ from portal.keys.services.usage import USAGE_DAYS, last_used, org_usage_per_day,
 
 __all__ = [
     "EXPIRY_NOTICE_DAYS", "MAX_GRACE_SECONDS", "MAX_NAME", "MAX_RATE_LIMIT", "STATUSES", "USAGE_DAYS", "RateCeiling",
-    "can_manage", "create_key", "expiring_soon", "default_rate_limit", "get_key", "last_used", "list_keys", "notify_expiring", "org_usage_per_day",
+    "can_manage", "create_key", "created_with", "expiring_soon", "default_rate_limit", "get_key", "last_used", "list_keys", "notify_expiring", "org_usage_per_day",
     "owner_candidates", "policy_for", "rate_ceiling", "record_usage", "resolve_owner", "revoke_key", "revoke_key_as_operator",
     "rotate_key", "save_policy", "secrets_in_grace", "update_key", "usage", "usage_totals",
 ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
-from portal.errors import NotFound, ServiceError
+from portal.errors import Conflict, ServiceError
+from portal.extensions import db
 from portal.forms import apply_errors
 from portal.keys import bp, service
 from portal.keys.chart import usage_chart
@@ -19,8 +21,6 @@ from portal.themes.optout import no_custom_code
 from portal.web import after_change, flash_error, render_page, wants_fragment
 
 NO_STORE = {"Cache-Control": "no-store"}
-SUBMITTED = "keys_submitted"  # session: [create form's one-time token, public id of the key it created], newest last
-KEEP_SUBMITTED = 5
 
 
 def _expiry(value) -> datetime | None:
@@ -61,24 +61,6 @@ def _submit_token(form: NewKeyForm) -> str | None:
     return token if 16 <= len(token) <= 64 else None
 
 
-def _created_with(token: str | None):
-    """The key an earlier post of this same form created in this session, if it is still there for the member."""
-    key_id = next((k for t, k in session.get(SUBMITTED, []) if t == token), None) if token else None
-    if key_id is None:
-        return None
-    try:
-        return service.get_key(current_org, current_membership, key_id)
-    except NotFound:
-        return None
-
-
-def _remember(token: str | None, key) -> None:
-    """Note which key this form's token created (the last few only); never its secret."""
-    if token:
-        kept = [pair for pair in session.get(SUBMITTED, []) if pair[0] != token][-(KEEP_SUBMITTED - 1):]
-        session[SUBMITTED] = [*kept, [token, key.public_id]]
-
-
 def _key_form_context(form: KeyForm) -> dict:
     return {"org": current_org, "form": form, "policy": service.policy_for(current_org), "role": current_membership.role}
 
@@ -102,27 +84,37 @@ def new(org_slug: str):
 def create(org_slug: str):
     form = NewKeyForm()
     token = _submit_token(form)
-    if (key := _created_with(token)) is not None:
-        # The same form again (Reload, Back and resend): no second key, and its secret was shown once already.
-        return render_page(
-            "keys/created.html", "keys/_created_dialog.html", key=key, secret=None, rotated_until=None, **_list_context()
-        ), 200, NO_STORE
+    if token and (key := service.created_with(current_org, current_membership, token)) is not None:
+        return _created(key, secret=None)  # the same form again (Reload, Back and resend): its secret was shown once
     owner = form.owner.data  # read before a non-admin's form loses the field: naming someone else is refused
     form = _owner_choices(form)
     if form.validate_on_submit():
         try:
             key, secret = service.create_key(
                 current_org, current_membership, name=form.name.data, scopes=form.scopes.data,
-                expires_at=_expiry(form.expires_at.data), rate_limit=form.rate_limit.data, owner=owner,
+                expires_at=_expiry(form.expires_at.data), rate_limit=form.rate_limit.data, owner=owner, form_token=token,
             )
         except ServiceError as exc:
             apply_errors(form, exc)
+        except IntegrityError:
+            # A second click's post, in flight with the first: its insert waited for the first's commit and lost on
+            # the form's token. That insert is the request's first write, so rolling back undoes nothing else.
+            db.session.rollback()
+            if not token:
+                raise
+            if (key := service.created_with(current_org, current_membership, token)) is None:  # someone else's form
+                raise Conflict("This form was already sent. Open a new one to create another key.", code="form_used") from None
+            return _created(key, secret=None)
         else:
-            _remember(token, key)
-            return render_page(
-                "keys/created.html", "keys/_created_dialog.html", key=key, secret=secret, rotated_until=None, **_list_context()
-            ), 200, NO_STORE
+            return _created(key, secret)
     return render_page("keys/new.html", "keys/_new_dialog.html", **_key_form_context(form)), 422
+
+
+def _created(key, secret: str | None):
+    """The "Key created" page or dialog: with its secret, once; without it for a repeated post of the same form."""
+    return render_page(
+        "keys/created.html", "keys/_created_dialog.html", key=key, secret=secret, rotated_until=None, **_list_context()
+    ), 200, NO_STORE
 
 
 def _show_context(key, form: KeyForm | None = None, notice: str | None = None) -> dict:

@@ -181,12 +181,14 @@ def _new_secret(key: ApiKey) -> str:
 
 def create_key(org: Organization, member: Membership, *, name, scopes, expires_at: datetime | None = None,
                rate_limit: int | None = None, key_scopes: frozenset[str] | None = None,
-               owner: str | None = None) -> tuple[ApiKey, str]:
+               owner: str | None = None, form_token: str | None = None) -> tuple[ApiKey, str]:
     """A new key, created by member and owned by member or (for keys.manage) the member `owner` names;
     returns it with its full secret, shown to the creator only and never again.
 
     key_scopes: the scopes of the key making this call, if a key makes it (a key cannot mint a stronger one).
-    The policy's scope limit for plain users follows the creator's role, like every other change to a key."""
+    The policy's scope limit for plain users follows the creator's role, like every other change to a key.
+    form_token: the create form's one-time token; a second key with the same one fails its insert (IntegrityError),
+    the first write of the call, so the caller may roll back and show `created_with(...)` instead."""
     owned_by = resolve_owner(org, member, owner)
     policy = policy_for(org)
     errors: dict[str, str] = {}
@@ -199,7 +201,7 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
     if errors:
         raise ValidationFailed(errors)
     key = ApiKey(org_id=org.id, user_id=owned_by.user_id, created_by_id=member.user_id, name=name, scopes=scopes,
-                 rate_limit=rate_limit, expires_at=expires_at, created_at=now)
+                 rate_limit=rate_limit, expires_at=expires_at, created_at=now, form_token=form_token)
     secret = _new_secret(key)
     db.session.add(key)
     db.session.flush()
@@ -209,6 +211,11 @@ def create_key(org: Organization, member: Membership, *, name, scopes, expires_a
                        "owner": owner_user.public_id, "owner_email": owner_user.email})
     db.session.flush()
     return key, secret
+
+
+def created_with(org: Organization, member: Membership, form_token: str) -> ApiKey | None:
+    """The key member made with this create form's token, if they may still see it (it was not deleted)."""
+    return db.session.scalar(_visible(org, member).where(ApiKey.form_token == form_token, ApiKey.created_by_id == member.user_id))
 
 
 def _plain(values: dict) -> dict:
