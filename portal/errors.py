@@ -76,6 +76,6 @@ class QuotaExceeded(ServiceError):
     fields_are_messages = False  # fields carry metric, limit, used, upgrade_url for API clients, not per-field text
 
     def __init__(self, metric: str, limit: int, used: int, upgrade_url: str, message: str | None = None):
-        super().__init__(message or f"Your plan allows {limit:,} {metric.replace('_', ' ')}, and {used:,} are used. Upgrade the plan for more: {upgrade_url}",
+        super().__init__(message or f"Your plan allows {limit:,} {metric.replace('_', ' ')}, and {used:,} are used. Upgrade the plan for more.",
                          fields={"metric": metric, "limit": limit, "used": used, "upgrade_url": upgrade_url})  # type: ignore[dict-item]
         self.metric, self.limit, self.used, self.upgrade_url = metric, limit, used, upgrade_url

@@ -60,12 +60,18 @@ def toast(response: Response | str, message: str, kind: str = "success") -> Resp
     return response
 
 
+def said(exc: ServiceError, *, link: bool = True) -> str | Markup:
+    """A refusal's message for a page; over a plan's limit, followed by the way to more as a link (link=False: text
+    only, for a toast). The message itself never spells out the address: the API gives it in the error's fields."""
+    if link and isinstance(exc, QuotaExceeded) and exc.upgrade_url:
+        return Markup('{} <a href="{}">See the plans</a>').format(exc.message, exc.upgrade_url)
+    return exc.message
+
+
 def refusal_words(exc: ServiceError, *, link: bool = True) -> str | Markup:
-    """What a refusal tells a person in one flash or toast: its message and its field messages; over a plan's limit,
-    the way to more as a link (a toast is text only: link=False) instead of a bare URL in the sentence."""
-    if isinstance(exc, QuotaExceeded) and exc.upgrade_url:
-        words = exc.message.replace(f": {exc.upgrade_url}", ".").replace(exc.upgrade_url, "").rstrip()
-        return Markup('{} <a href="{}">See the plans</a>').format(words, exc.upgrade_url) if link else words
+    """What a refusal tells a person in one flash or toast: its message and its field messages (see `said`)."""
+    if isinstance(exc, QuotaExceeded):
+        return said(exc, link=link)
     fields = exc.fields if exc.fields_are_messages else {}
     return " ".join([exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)])
 

@@ -14,7 +14,7 @@ from portal.forms import apply_errors
 from portal.tenancy import current_org, org_required, platform_required
 from portal.themes.optout import no_custom_code
 from portal.uow import refused
-from portal.web import after_change, flash_error, render_page, toast, wants_fragment
+from portal.web import after_change, flash_error, refusal_words, render_page, toast, wants_fragment
 from portal.workflows import bp, forms, service
 from portal.workflows.definition import NODE_TYPES, STARTERS, state_variables, validate
 from portal.workflows.diagram import layout, node_states
@@ -232,7 +232,7 @@ def _act(org_slug: str, run_id: str, action, said=None):
             flash_error(exc)
             return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run_id), 303)
         refused(exc)
-        return render_template("workflows/_run.html", **_run_context(service.get_run(current_org, run_id), refusal=exc.message))
+        return render_template("workflows/_run.html", **_run_context(service.get_run(current_org, run_id), refusal=refusal_words(exc)))
     answer = after_change(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), "workflows/_run.html", **_run_context(run))
     return toast(answer, said(run)) if said else answer  # said: the words of what was done (a toast, or a flash for a browser)
 

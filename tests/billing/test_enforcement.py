@@ -98,3 +98,4 @@ def test_the_invite_form_says_the_seat_limit_in_a_sentence(app, client, login_as
     text = page.get_data(as_text=True)
     assert page.status_code in (402, 422) and "Your plan allows" in text and "upgrade" in text.lower()
     assert "<li>seats</li>" not in text  # the API's data fields are not shown as form errors
+    assert f'/o/{org.slug}/billing/plans">See the plans</a>' in text and "for more: http" not in text  # linked, not spelled out

@@ -144,5 +144,8 @@ def test_retrying_a_failed_run_needs_a_place_like_a_new_one(app, client, login_a
     db.session.commit()
     page = client.post(f"/o/{org.slug}/runs/{failed.public_id}/retry", follow_redirects=True)
     assert "Your plan runs 1 workflow at once" in page.get_data(as_text=True)
+    fragment = client.post(f"/o/{org.slug}/runs/{failed.public_id}/retry", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Your plan runs 1 workflow at once" in fragment and "<html" not in fragment  # said on the run's live fragment
+    assert f'/o/{org.slug}/billing/plans">See the plans</a>' in fragment and "for more: http" not in fragment
     db.session.expire_all()
     assert db.session.get(WorkflowRun, failed.id).status == "failed"  # refused: still failed, nothing queued

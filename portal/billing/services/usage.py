@@ -98,7 +98,7 @@ def consume(org: Organization, metric: str, n: int = 1, *, idempotency_key: str 
     total = _add(counter, n, limit)
     if total is None:
         raise QuotaExceeded(metric, limit or 0, used_in(org, metric, period_of(at)), upgrade_url(org),
-                            f"Your plan allows {limit:,} {LABELS[metric]} and this would go over it. Upgrade for more: {upgrade_url(org)}")
+                            f"Your plan allows {limit:,} {LABELS[metric]} and this would go over it. Upgrade for more.")
     _announce_threshold(org, metric, counter, total, limit, period_of(at))
     return total
 
@@ -141,20 +141,21 @@ def check(org: Organization, metric: str, n: int = 1, *, current: int | None = N
         return None
     if metric in CEILINGS and n > limit:  # a setting's cap: n is the value asked for
         raise QuotaExceeded(metric, limit, n, upgrade_url(org),
-                            f"Your plan caps the {LABELS[metric]} at {limit:,}. Upgrade for more: {upgrade_url(org)}")
+                            f"Your plan caps the {LABELS[metric]} at {limit:,}. Upgrade for more.")
     used = used_in(org, metric) if metric in METERED else int(current or 0)
     if used + n > limit:
-        raise QuotaExceeded(metric, limit, used, upgrade_url(org), _refusal(metric, limit, used, upgrade_url(org)))
+        raise QuotaExceeded(metric, limit, used, upgrade_url(org), _refusal(metric, limit, used))
     return limit - used - n
 
 
-def _refusal(metric: str, limit: int, used: int, url: str) -> str:
-    """What a refused check tells people: the limit, what holds it, and what to do."""
+def _refusal(metric: str, limit: int, used: int) -> str:
+    """What a refused check tells people: the limit, what holds it, and what to do (pages link the plans after it;
+    the API gives their address in the error's fields)."""
     if metric == "concurrent_runs":  # a place that comes back by itself: say so, besides the upgrade
         active = "1 is" if used == 1 else f"{used:,} are"
         return (f"Your plan runs {limit:,} workflow{'' if limit == 1 else 's'} at once and {active} already queued, running or "
-                f"waiting for approval. Start this one when a run ends, or upgrade for more: {url}")
-    return f"Your plan allows {limit:,} {LABELS[metric]} and {used:,} are used. Upgrade for more: {url}"
+                "waiting for approval. Start this one when a run ends, or upgrade for more.")
+    return f"Your plan allows {limit:,} {LABELS[metric]} and {used:,} are used. Upgrade for more."
 
 
 def hold(org: Organization) -> None:

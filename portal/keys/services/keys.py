@@ -87,7 +87,7 @@ def _check_rate_limit(org: Organization, value, errors: dict) -> int:
     try:  # the plan's ceiling of a key's rate limit: a field error naming the cap, with the upgrade link
         billing.check(org, "api_rate_limit", value)
     except QuotaExceeded as exc:
-        errors["rate_limit"] = exc.message
+        errors["rate_limit"] = f"{exc.message} The plans: {exc.upgrade_url}"  # a field's message is text, in the API and on the form
         return 0
     return value
 
