@@ -95,3 +95,23 @@ def test_esc_leaves_the_search_box_so_slash_searches_again(page, live_server, lo
     page.keyboard.press("/")  # searches again, instead of typing "/" into the box
     expect(box).to_be_focused()
     expect(box).to_have_value("")
+
+
+@pytest.mark.parametrize("width", [1101, 1200, 1440, 1920])
+def test_above_the_menu_breakpoint_an_admins_header_is_two_rows_menus_then_sections(page, live_server, log_in, demo, screenshot, width):
+    # An org admin sees every section (nine, with billing, audit log, notifications and theme): the longest header.
+    page.set_viewport_size({"width": width, "height": 800})
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    tops = page.evaluate("""() => {
+      const top = sel => Math.round(document.querySelector(sel).getBoundingClientRect().top);
+      const links = [...document.querySelectorAll('#nav-sections > li')].map(li => Math.round(li.getBoundingClientRect().top));
+      return {brand: top('.site-header .brand'), menu: top('#user-menu'), sections: links, header: document.querySelector('.site-header').offsetHeight};
+    }""")
+    first, last = min(tops["sections"]), max(tops["sections"])
+    assert last - first < 20, tops  # every section and the search box on one row (they took three at 1200 px)
+    assert abs(tops["brand"] - tops["menu"]) < 20 and first > tops["menu"] + 20, tops  # the menus by the brand, the sections under
+    assert tops["header"] < 200, tops
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    if width == 1200:
+        screenshot(page, "header-admin-1200")
