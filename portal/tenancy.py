@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from flask import g, request
 from flask_login import current_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.local import LocalProxy
 
@@ -37,18 +37,21 @@ def brand_request(org: Organization) -> None:
     g.brand_org = org
 
 
+# One query for the org, the caller's membership in it (an outer join keeps a found org distinguishable from none,
+# though both answer 404) and the caller's other memberships: the nav's org switcher lists them (what orgs.orgs_of
+# would read again), by name. Built once, as the statements every page runs are (see `scoped_by_org_id`).
+_ORG_AND_MEMBERSHIPS = (
+    select(Organization, Membership)
+    .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == bindparam("user_id")))
+    .where(or_(Organization.slug == bindparam("slug"),
+               Organization.id.in_(select(Membership.org_id).where(Membership.user_id == bindparam("user_id")))))
+    .order_by(Organization.name)
+)
+
+
 def resolve_org(slug: str, permission: str) -> tuple[Organization, Membership]:
     """Load org by slug for the current user: NotFound for non-members, Forbidden for a missing permission."""
-    # One query for the org, the caller's membership in it (an outer join keeps a found org distinguishable
-    # from none, though both answer 404) and the caller's other memberships: the nav's org switcher lists
-    # them (what orgs.orgs_of would read again), by name.
-    mine = select(Membership.org_id).where(Membership.user_id == current_user.id)
-    rows = db.session.execute(
-        select(Organization, Membership)
-        .outerjoin(Membership, (Membership.org_id == Organization.id) & (Membership.user_id == current_user.id))
-        .where(or_(Organization.slug == slug, Organization.id.in_(mine)))
-        .order_by(Organization.name)
-    ).all()
+    rows = db.session.execute(_ORG_AND_MEMBERSHIPS, {"user_id": current_user.id, "slug": slug}).all()
     for other, mine_there in rows:
         if mine_there is not None:  # hold the org on the membership: the session's identity map keeps only weak references
             set_committed_value(mine_there, "org", other)
@@ -129,6 +132,16 @@ def platform_required(permission: str) -> Callable:
 def scoped(model: type[M], org: Organization) -> Select:
     """A SELECT over model limited to org's rows: the one way domain code queries org data."""
     return select(model).where(model.org_id == org.id)
+
+
+def scoped_by_org_id(model: type[M]) -> Select:
+    """scoped() with the org id a bound parameter, to build once for a statement every page runs: execute it with
+    {"org_id": org.id}.
+
+    A statement built per request costs more than running it: SQLAlchemy works out its cache key again each time
+    (0.1-0.3 ms of CPU for the layout's few), while a module-level statement keeps the one it worked out first.
+    """
+    return select(model).where(model.org_id == bindparam("org_id"))
 
 
 def scoped_or_platform(model: type[M], org: Organization) -> Select:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.accounts.emails import send_account_email
 from portal.accounts.models import User
@@ -31,9 +31,13 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
+# Every request loads its user by public id: built once (see tenancy.scoped_by_org_id for why).
+_USER_BY_PUBLIC_ID = select(User).where(User.public_id == bindparam("public_id"))
+
+
 def get_user(public_id: str) -> User | None:
     """The user with this public id, or None."""
-    return db.session.scalar(select(User).filter_by(public_id=public_id))
+    return db.session.scalar(_USER_BY_PUBLIC_ID, {"public_id": public_id})
 
 
 def new_user_problems(email: str, password: str, name: str = "", *, check_password: bool = True) -> dict[str, str]:

@@ -15,7 +15,7 @@ from portal.errors import Conflict, ValidationFailed
 from portal.extensions import db
 from portal.models import insert_for, new_public_id, utcnow
 from portal.orgs.models import Organization
-from portal.tenancy import get_unscoped_or_404, scoped, unscoped
+from portal.tenancy import get_unscoped_or_404, scoped_by_org_id, unscoped
 from portal.tokens import external_url
 
 LIVE = ("active", "trialing", "past_due")  # statuses that keep the plan (past_due: within the grace period)
@@ -28,6 +28,7 @@ def insert_ignoring_duplicates(model, values: dict, unique: list[str]) -> int | 
     return db.session.execute(statement).scalar()
 
 
+_ACCOUNT = scoped_by_org_id(BillingAccount)  # read on every page (the banner, the plan): built once, see scoped_by_org_id
 _KNOWN = "billing_accounts"  # the unit of work's session.info: org id -> its account, held while the session lives
 _ABSENT = "billing_accounts_absent"  # session.info: (transaction, org ids found to have no account in it)
 
@@ -47,7 +48,7 @@ def find_account(org: Organization) -> BillingAccount | None:
     absent = db.session.info.get(_ABSENT)
     if absent is not None and absent[0] is db.session().get_transaction() and org.id in absent[1]:
         return None
-    acct = db.session.scalar(scoped(BillingAccount, org))
+    acct = db.session.scalar(_ACCOUNT, {"org_id": org.id})
     if acct is not None:
         known[org.id] = acct
         return acct

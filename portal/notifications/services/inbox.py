@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 
 from portal.accounts.models import User
 from portal.errors import NotFound
@@ -13,7 +13,7 @@ from portal.notifications.models import Delivery, Notification
 from portal.orgs.models import Organization
 from portal.pagination import Page, paginate
 from portal.roles import role_allows
-from portal.tenancy import get_scoped_or_404, scoped, unscoped
+from portal.tenancy import get_scoped_or_404, scoped, scoped_by_org_id, unscoped
 
 
 def _mine(org: Organization, user: User):
@@ -48,10 +48,15 @@ def latest(org: Organization, user: User, limit: int = 5) -> list[Notification]:
     return list(db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
 
 
+# The nav badge's count, on every page: built once (see tenancy.scoped_by_org_id for why).
+_UNREAD_COUNT = scoped_by_org_id(Notification).with_only_columns(func.count(Notification.id)).where(
+    Notification.user_id == bindparam("user_id"), Notification.in_inbox.is_(True), Notification.read_at.is_(None),
+    Notification.archived_at.is_(None))
+
+
 def unread_count(org: Organization, user: User) -> int:
     """Unread, unarchived in-app notifications: the number on the nav badge."""
-    query = _mine(org, user).where(Notification.read_at.is_(None), Notification.archived_at.is_(None))
-    return db.session.scalar(query.with_only_columns(func.count(Notification.id))) or 0
+    return db.session.scalar(_UNREAD_COUNT, {"org_id": org.id, "user_id": user.id}) or 0
 
 
 def own_notification(org: Organization, user: User, public_id: str) -> Notification:
