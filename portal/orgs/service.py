@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import contains_eager
 
 from portal.accounts.models import User
@@ -22,7 +22,7 @@ from portal.orgs.models import Invitation, Membership, Organization
 from portal.pagination import Page, paginate
 from portal.roles import ORG_ROLES, ROLE_LABELS
 from portal.search import search
-from portal.tenancy import get_scoped_or_404, scoped, unscoped
+from portal.tenancy import get_scoped_or_404, scoped, scoped_by_org_id, unscoped
 from portal.text import normalize_email
 from portal.tokens import external_url, make_token, read_token
 
@@ -131,11 +131,21 @@ class HeadCount:
         return self.members + self.invited
 
 
+def _open_invitation(now) -> tuple:
+    """An invitation still waiting for its answer at `now`."""
+    return Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now
+
+
+# The home page's counts, and every invitation's seat check: built once (see tenancy.scoped_by_org_id).
+_HEAD_COUNT = select(
+    select(func.count()).select_from(scoped_by_org_id(Membership).subquery()).scalar_subquery(),
+    select(func.count()).select_from(scoped_by_org_id(Invitation).where(*_open_invitation(bindparam("now"))).subquery()).scalar_subquery(),
+)
+
+
 def head_count(org: Organization) -> HeadCount:
     """org's members and pending invitations in one round trip (the home page shows both, and the seats they make)."""
-    members = select(func.count()).select_from(scoped(Membership, org).subquery()).scalar_subquery()
-    invited = select(func.count()).select_from(_pending(org).subquery()).scalar_subquery()
-    row = db.session.execute(select(members, invited)).one()
+    row = db.session.execute(_HEAD_COUNT, {"org_id": org.id, "now": utcnow()}).one()
     return HeadCount(int(row[0] or 0), int(row[1] or 0))
 
 
@@ -145,9 +155,7 @@ def seats_held(org: Organization) -> int:
 
 
 def _pending(org: Organization):
-    return scoped(Invitation, org).where(
-        Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow()
-    )
+    return scoped(Invitation, org).where(*_open_invitation(utcnow()))
 
 
 def pending_invitations(org: Organization) -> list[Invitation]:
