@@ -80,16 +80,19 @@ def add_member(org: Organization, user: User, role: str) -> Membership:
     return membership
 
 
+# The org switcher of every page outside an org (the agents' desk, the profile): built once (see tenancy.scoped_by_org_id).
+_MEMBERSHIPS_OF = (
+    unscoped(Membership, reason="a user's own memberships, one in each of their organizations")
+    .join(Membership.org)
+    .options(contains_eager(Membership.org))
+    .where(Membership.user_id == bindparam("user_id"))
+    .order_by(Organization.name)
+)
+
+
 def orgs_of(user: User) -> list[Membership]:
     """The user's memberships, by organization name: what the org switcher lists."""
-    query = (
-        unscoped(Membership, reason="a user's own memberships, one in each of their organizations")
-        .join(Membership.org)
-        .options(contains_eager(Membership.org))
-        .where(Membership.user_id == user.id)
-        .order_by(Organization.name)
-    )
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(_MEMBERSHIPS_OF, {"user_id": user.id}))
 
 
 def membership_of(org: Organization, user: User) -> Membership | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.accounts.models import User
 from portal.accounts.service import support_agents_query
@@ -16,13 +16,17 @@ from portal.notifications.service import staff_inbox
 from portal.pagination import Page
 from portal.support.models import AgentState, CannedReply, SavedView, Ticket
 
+# What the agents' pages ask on every request (the assignee filter, availability, saved views): built once, since a
+# statement built per request pays for its SQLAlchemy cache key again (see tenancy.scoped_by_org_id).
+_AGENTS = support_agents_query()
+_AVAILABLE_AGENTS = _AGENTS.join(AgentState, AgentState.user_id == User.id).where(AgentState.available.is_(True))
+_IS_AVAILABLE = select(AgentState.available).where(AgentState.user_id == bindparam("user_id"))
+_SAVED_VIEWS = select(SavedView).where(SavedView.user_id == bindparam("user_id")).order_by(SavedView.name)
+
 
 def agents(available_only: bool = False) -> list[User]:
     """Every support agent (accounts decides who that is), optionally only those marked available."""
-    query = support_agents_query()
-    if available_only:
-        query = query.join(AgentState, AgentState.user_id == User.id).where(AgentState.available.is_(True))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(_AVAILABLE_AGENTS if available_only else _AGENTS))
 
 
 def agent_by_public_id(public_id: str) -> User | None:
@@ -57,7 +61,7 @@ def set_available(agent: User, available: bool) -> AgentState:
 
 def is_available(agent: User) -> bool:
     """Whether the agent is marked available for round-robin assignment."""
-    return bool(db.session.scalar(select(AgentState.available).filter_by(user_id=agent.id)))
+    return bool(db.session.scalar(_IS_AVAILABLE, {"user_id": agent.id}))
 
 
 def agent_inbox(agent: User, *, page: int = 1, per_page: int = 20) -> Page:
@@ -80,7 +84,7 @@ def save_view(user: User, name: str, query_string: str) -> SavedView:
 
 def saved_views(user: User) -> list[SavedView]:
     """The agent's saved views, by name."""
-    return list(db.session.scalars(select(SavedView).filter_by(user_id=user.id).order_by(SavedView.name)))
+    return list(db.session.scalars(_SAVED_VIEWS, {"user_id": user.id}))
 
 
 def delete_view(user: User, public_id: str) -> None:

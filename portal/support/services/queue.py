@@ -107,11 +107,13 @@ def valid_cursor(raw: str, sort: str) -> bool:
     return sort in SORTS and _parse_cursor(raw, sort) is not None
 
 
+_ORG_CHOICES = (unscoped(Organization, reason="platform support agents filter the queue by any organization")
+                .with_only_columns(Organization.slug, Organization.name).order_by(Organization.name, Organization.slug))
+
+
 def org_choices() -> list[tuple[str, str]]:
     """(slug, name) of every organization, by name: the queue's organization filter lists names, not slugs."""
-    query = unscoped(Organization, reason="platform support agents filter the queue by any organization")
-    return [(slug, name) for slug, name in db.session.execute(query.with_only_columns(Organization.slug, Organization.name)
-                                                               .order_by(Organization.name, Organization.slug))]
+    return [(slug, name) for slug, name in db.session.execute(_ORG_CHOICES)]  # built once: every queue page asks
 
 
 def _agent_base(filters: QueueFilters) -> Select | None:
