@@ -106,9 +106,11 @@ def test_the_run_form_refused_over_the_limit_says_why_and_links_to_the_plans(app
     wf_id = workflows.create_from_starter(org, "approval", admin).public_id
     workflows.start_run(org, wf_id, EXPENSE, "default", admin)
     login_as(admin)
-    page = client.post(f"/o/{org.slug}/workflows/{wf_id}/runs", data={"priority": "default", "input.amount": "7"}, follow_redirects=True)
-    assert page.status_code == 200 and page.request.path == f"/o/{org.slug}/workflows/{wf_id}"
+    page = client.post(f"/o/{org.slug}/workflows/{wf_id}/runs", data={"priority": "high", "input.amount": "7"})
+    assert page.status_code == 402  # the workflow's page again, the refusal above its run form
     assert "Your plan runs 1 workflow at once and 1 is already queued, running or waiting for approval" in page.text
+    assert 'name="input.amount" type="number"' in page.text and 'value="7"' in page.text  # what was typed stays
+    assert '<option value="high" selected>high</option>' in page.text
     assert f'/o/{org.slug}/billing/plans">See the plans</a>' in page.text  # a link, not the address spelled out
     assert "for more: http" not in page.text and "upgrade for more." in page.text
     assert _runs(org) == 1
@@ -128,7 +130,7 @@ def test_the_run_button_says_the_plan_runs_one_at_once_and_links_to_the_plans(ap
     message = page.get_by_text("Your plan runs 1 workflow at once and 1 is already queued, running or waiting for approval")
     expect(message).to_be_visible()
     expect(message).to_contain_text("Start this one when a run ends, or upgrade for more")
-    expect(page).to_have_url(live_server(f"/o/{org.slug}/workflows/{wf_id}"))
+    expect(page.get_by_label("Amount")).to_have_value("120")  # nothing typed is lost: run it again when a place frees
     screenshot(page, "workflow-run-refused-runs-at-once")
     assert _runs(org) == 1
     assert page.errors == []

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.billing.models import BillingAccount
@@ -31,6 +32,13 @@ def insert_ignoring_duplicates(model, values: dict, unique: list[str]) -> int | 
 _ACCOUNT = scoped_by_org_id(BillingAccount)  # read on every page (the banner, the plan): built once, see scoped_by_org_id
 _KNOWN = "billing_accounts"  # the unit of work's session.info: org id -> its account, held while the session lives
 _ABSENT = "billing_accounts_absent"  # session.info: (transaction, org ids found to have no account in it)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_accounts(session: Session) -> None:
+    """A rollback may undo the row an account held here was loaded from (a first usage creates it): forget them all.
+    A refused request that renders its page again (the run form over a plan's limit) would otherwise read a gone row."""
+    session.info.pop(_KNOWN, None)
 
 
 def find_account(org: Organization) -> BillingAccount | None:
