@@ -42,6 +42,7 @@ def test_posting_the_same_form_twice_leaves_one_key_and_no_second_secret(client,
     assert _keys(org) == 1
     assert not KEY_IN_PAGE.search(again.text) and secret not in again.text and "new-key-value" not in again.text
     assert "already created the key deploy bot" in again.text and "No second key was made" in again.text
+    assert '<h1 id="key-created-title">Key already created</h1>' in again.text and ">Key created<" not in again.text
     assert "shown once, when it was created" in again.text and "rotate the key" in again.text
     key = db.session.scalar(select(ApiKey).where(ApiKey.org_id == org.id))
     assert f"/o/{org.slug}/keys/{key.public_id}" in again.text
