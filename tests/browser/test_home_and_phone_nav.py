@@ -115,3 +115,20 @@ def test_above_the_menu_breakpoint_an_admins_header_is_two_rows_menus_then_secti
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     if width == 1200:
         screenshot(page, "header-admin-1200")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_tab_goes_through_the_header_as_it_is_seen_menus_then_sections(page, live_server, log_in, demo, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    log_in(page, "dana@demo.test")
+    page.goto(live_server("/o/demo/"))
+    if width < 1101:
+        page.get_by_role("button", name="Menu").click()  # the sections open under the menus' row; focus stays on Menu
+    else:
+        page.locator(".site-header .brand").focus()
+    reached = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("() => document.activeElement.closest('#org-switcher, #user-menu, #nav-sections, #notification-bell')?.id"))
+    # the bell, the org switcher and the user menu sit on the row above the sections: Tab reaches them first
+    assert reached == ["notification-bell", "org-switcher", "user-menu", "nav-sections"], reached
