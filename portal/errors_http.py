@@ -17,7 +17,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from portal.errors import Forbidden, NotFound, ServiceError
 from portal.extensions import db
 from portal.http import json_error, wants_json
-from portal.web import said
+from portal.web import refusal_message
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def register(app: Flask) -> None:
             return json_error(exc.status, exc.message, exc.code, exc.fields)
         # "Not Found" and "Forbidden" read the same whether a route or a service said so.
         title = HTTP_STATUS_CODES[exc.status] if isinstance(exc, NotFound | Forbidden) else "That didn't work"
-        return _page(exc.status, title, said(exc))
+        return _page(exc.status, title, refusal_message(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 
 from portal.errors import ServiceError
 from portal.uow import refused
-from portal.web import said
+from portal.web import refusal_message
 
 
 def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
@@ -20,7 +20,7 @@ def apply_errors(form: FlaskForm, exc: ServiceError) -> None:
         else:
             form.form_errors.append(message)
     if not exc.fields or not exc.fields_are_messages:
-        form.form_errors.append(said(exc))
+        form.form_errors.append(refusal_message(exc))
 
 
 def valid_email(form, field) -> None:

@@ -60,7 +60,7 @@ def toast(response: Response | str, message: str, kind: str = "success") -> Resp
     return response
 
 
-def said(exc: ServiceError, *, link: bool = True) -> str | Markup:
+def refusal_message(exc: ServiceError, *, link: bool = True) -> str | Markup:
     """A refusal's message for a page; over a plan's limit, followed by the way to more as a link (link=False: text
     only, for a toast). The message itself never spells out the address: the API gives it in the error's fields."""
     if link and isinstance(exc, QuotaExceeded) and exc.upgrade_url:
@@ -69,9 +69,9 @@ def said(exc: ServiceError, *, link: bool = True) -> str | Markup:
 
 
 def refusal_words(exc: ServiceError, *, link: bool = True) -> str | Markup:
-    """What a refusal tells a person in one flash or toast: its message and its field messages (see `said`)."""
+    """What a refusal tells a person in one flash or toast: its message and its field messages (see `refusal_message`)."""
     if isinstance(exc, QuotaExceeded):
-        return said(exc, link=link)
+        return refusal_message(exc, link=link)
     fields = exc.fields if exc.fields_are_messages else {}
     return " ".join([exc.message, *(f"{name}: {text}" for name, text in fields.items() if text != exc.message)])
 

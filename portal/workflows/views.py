@@ -14,7 +14,7 @@ from portal.forms import apply_errors
 from portal.tenancy import current_org, org_required, platform_required
 from portal.themes.optout import no_custom_code
 from portal.uow import refused
-from portal.web import after_change, flash_error, refusal_words, render_page, said, toast, wants_fragment
+from portal.web import after_change, flash_error, refusal_message, refusal_words, render_page, toast, wants_fragment
 from portal.workflows import bp, forms, service
 from portal.workflows.definition import NODE_TYPES, STARTERS, state_variables, validate
 from portal.workflows.diagram import layout, node_states
@@ -199,7 +199,7 @@ def start(org_slug: str, workflow_id: str):
         return render_page("workflows/show.html", **_editor_context(wf, run_errors=exc.fields or {"input": exc.message})), 422
     except ServiceError as exc:  # refused as a whole (a plan's limit): said above the form, with what was typed kept
         refused(exc)
-        return render_page("workflows/show.html", **_editor_context(wf, run_errors={"": said(exc)})), exc.status
+        return render_page("workflows/show.html", **_editor_context(wf, run_errors={"": refusal_message(exc)})), exc.status
     return redirect(url_for("workflows.run", org_slug=org_slug, run_id=run.public_id), 303)
 
 
