@@ -16,9 +16,14 @@ from portal.roles import role_allows
 from portal.tenancy import get_scoped_or_404, scoped, scoped_by_org_id, unscoped
 
 
+def _in_inbox_of(user_id) -> tuple:
+    """A notification addressed to user_id (an id, or a bound parameter) that reached the inbox."""
+    return Notification.user_id == user_id, Notification.in_inbox.is_(True)
+
+
 def _mine(org: Organization, user: User):
     """The user's notifications in org that reached the inbox."""
-    return scoped(Notification, org).where(Notification.user_id == user.id, Notification.in_inbox.is_(True))
+    return scoped(Notification, org).where(*_in_inbox_of(user.id))
 
 
 def inbox(org: Organization, user: User, *, unread_only: bool = False, event: str | None = None, archived: bool = False, page: int = 1, per_page: int = 20) -> Page:
@@ -50,8 +55,7 @@ def latest(org: Organization, user: User, limit: int = 5) -> list[Notification]:
 
 # The nav badge's count, on every page: built once (see tenancy.scoped_by_org_id for why).
 _UNREAD_COUNT = scoped_by_org_id(Notification).with_only_columns(func.count(Notification.id)).where(
-    Notification.user_id == bindparam("user_id"), Notification.in_inbox.is_(True), Notification.read_at.is_(None),
-    Notification.archived_at.is_(None))
+    *_in_inbox_of(bindparam("user_id")), Notification.read_at.is_(None), Notification.archived_at.is_(None))
 
 
 def unread_count(org: Organization, user: User) -> int:
